@@ -1,0 +1,241 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"math"
+	"sync"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+)
+
+// BlockKey names one block of one version of a remote file.
+type BlockKey struct {
+	Path string
+	// Version is the file's identity at fetch time (e.g. size+mtime), so a
+	// changed file gets new keys and stale blocks simply age out.
+	Version string
+	Index   int64 // block number
+}
+
+// Blocks is an LRU of file blocks bounded in bytes, with single-flight
+// fills: concurrent readers of one block share one download.
+//
+// Slices it returns are shared with the cache and with other readers: they
+// must not be modified. Slices given to it (from a fill or Add) become the
+// cache's and must not be modified afterwards either.
+//
+// Bytes are counted as cap(data), the memory a block actually pins, so
+// fills should return slices sized to their data.
+type Blocks struct {
+	maxBytes int64
+
+	mu        sync.Mutex                       // guards the fields below
+	lru       *simplelru.LRU[BlockKey, []byte] // evicted by bytes, not by count
+	paths     map[string]map[BlockKey]struct{} // keys held, by path, for InvalidatePath
+	inflight  map[BlockKey]*blockFlight        // fills running
+	bytes     int64                            // sum of cap over held blocks; ≤ maxBytes
+	hits      uint64
+	misses    uint64
+	evictions uint64 // blocks dropped to make room (not invalidations)
+}
+
+// errFillPanicked is what waiters get when the fill they share panics.
+var errFillPanicked = errors.New("cache: block fill panicked")
+
+// blockFlight is a fill; ctxErr records that it failed because the
+// filler's own context ended, which says nothing about the block.
+type blockFlight struct {
+	flight[[]byte]
+	ctxErr bool
+}
+
+// BlockStats is a snapshot of a Blocks' counters.
+type BlockStats struct {
+	Hits, Misses, Evictions uint64
+	Bytes                   int64 // held, counted as cap of each block
+	Entries                 int
+}
+
+// NewBlocks returns a block cache holding at most maxBytes bytes. With
+// maxBytes ≤ 0 nothing is kept, but concurrent Gets still share fills.
+func NewBlocks(maxBytes int64) *Blocks {
+	b := &Blocks{
+		maxBytes: maxBytes,
+		paths:    make(map[string]map[BlockKey]struct{}),
+		inflight: make(map[BlockKey]*blockFlight),
+	}
+	// simplelru needs an entry limit; make it unreachable so only the byte
+	// bound in addLocked evicts.
+	lru, err := simplelru.NewLRU[BlockKey, []byte](math.MaxInt, b.onRemoveLocked)
+	if err != nil {
+		panic(err) // only for size ≤ 0
+	}
+	b.lru = lru
+	return b
+}
+
+// onRemoveLocked keeps bytes and the path index in step with the LRU; the
+// LRU calls it for every removal (eviction, Remove, Purge).
+func (b *Blocks) onRemoveLocked(key BlockKey, data []byte) {
+	b.bytes -= int64(cap(data))
+	if keys := b.paths[key.Path]; keys != nil {
+		delete(keys, key)
+		if len(keys) == 0 {
+			delete(b.paths, key.Path)
+		}
+	}
+}
+
+// Get returns the block for key, from the cache or by calling fill. Only
+// one fill per key runs at a time: other callers wait for it, honouring
+// their own ctx while they wait. A fill error goes to every waiter and is
+// not cached, except that a waiter whose fill failed only because the
+// filler's ctx ended (not its own) retries, filling itself if need be.
+// A block larger than the cache is returned but not kept.
+//
+// The returned slice is shared: callers must not modify it.
+func (b *Blocks) Get(ctx context.Context, key BlockKey, fill func(ctx context.Context) ([]byte, error)) ([]byte, error) {
+	b.mu.Lock()
+	if data, ok := b.lru.Get(key); ok {
+		b.hits++
+		b.mu.Unlock()
+		return data, nil
+	}
+	b.misses++
+	for {
+		// b.mu is held here.
+		f := b.inflight[key]
+		if f == nil {
+			f = &blockFlight{flight: *newFlight[[]byte]()}
+			b.inflight[key] = f
+			b.mu.Unlock()
+			return b.fill(ctx, key, f, fill)
+		}
+		b.mu.Unlock()
+
+		if err := f.wait(ctx); err != nil {
+			return nil, err
+		}
+		if f.err == nil || !f.ctxErr {
+			return f.val, f.err
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		// The filler gave up, not us: try again. Another waiter may have
+		// refilled the block or started a fill meanwhile.
+		b.mu.Lock()
+		if data, ok := b.lru.Get(key); ok {
+			b.mu.Unlock()
+			return data, nil
+		}
+	}
+}
+
+// fill runs fill for f's waiters and stores a good result unless the
+// flight was disowned. The deferred part releases the waiters even if fill
+// panics (the panic then continues up the caller's stack).
+func (b *Blocks) fill(ctx context.Context, key BlockKey, f *blockFlight, fill func(ctx context.Context) ([]byte, error)) (data []byte, err error) {
+	f.err = errFillPanicked
+	defer func() {
+		b.mu.Lock()
+		if b.inflight[key] == f {
+			delete(b.inflight, key)
+		}
+		if f.err == nil && f.keep {
+			b.addLocked(key, f.val)
+		}
+		b.mu.Unlock()
+		close(f.done)
+	}()
+	data, err = fill(ctx)
+	f.val, f.err = data, err
+	f.ctxErr = isContextErr(err) && ctx.Err() != nil
+	return data, err
+}
+
+// Peek returns the block for key if it is cached. It neither fills nor
+// changes recency or the counters. The slice must not be modified.
+func (b *Blocks) Peek(key BlockKey) ([]byte, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.lru.Peek(key)
+}
+
+// Add stores data under key (read-ahead), replacing any block there. Data
+// larger than the cache is not kept (and the old block is dropped).
+func (b *Blocks) Add(key BlockKey, data []byte) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.addLocked(key, data)
+}
+
+// addLocked inserts data, first evicting least recently used blocks until
+// it fits, so bytes never exceeds maxBytes.
+func (b *Blocks) addLocked(key BlockKey, data []byte) {
+	b.lru.Remove(key) // replacing: onRemoveLocked returns its bytes
+	size := int64(cap(data))
+	if size > b.maxBytes {
+		return
+	}
+	for b.bytes+size > b.maxBytes {
+		if _, _, ok := b.lru.RemoveOldest(); !ok {
+			break
+		}
+		b.evictions++
+	}
+	b.lru.Add(key, data)
+	b.bytes += size
+	keys := b.paths[key.Path]
+	if keys == nil {
+		keys = make(map[BlockKey]struct{})
+		b.paths[key.Path] = keys
+	}
+	keys[key] = struct{}{}
+}
+
+// InvalidatePath drops every block of path, of any version, and disowns
+// fills of it in flight so their (possibly stale) data is not stored.
+func (b *Blocks) InvalidatePath(path string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for key := range b.paths[path] {
+		b.lru.Remove(key) // deletes key from b.paths[path], safe during range
+	}
+	// Fills in flight are few (one per concurrent reader), so a scan is cheap.
+	for key, f := range b.inflight {
+		if key.Path == path {
+			b.disownLocked(key, f)
+		}
+	}
+}
+
+// disownLocked stops f's result from being stored and lets later Gets of
+// key start a new fill instead of joining f.
+func (b *Blocks) disownLocked(key BlockKey, f *blockFlight) {
+	f.keep = false
+	if b.inflight[key] == f {
+		delete(b.inflight, key)
+	}
+}
+
+// Purge drops every block and disowns every fill in flight (SIGHUP).
+func (b *Blocks) Purge() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.lru.Purge()
+	for key, f := range b.inflight {
+		b.disownLocked(key, f)
+	}
+}
+
+// Stats returns a snapshot of the counters.
+func (b *Blocks) Stats() BlockStats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return BlockStats{
+		Hits: b.hits, Misses: b.misses, Evictions: b.evictions,
+		Bytes: b.bytes, Entries: b.lru.Len(),
+	}
+}

@@ -1,0 +1,18 @@
+// Package cache holds ftpsfs's two in-memory caches: directory listings
+// ([Dirs]: TTL, negative entries, invalidation by path and by subtree) and
+// file blocks ([Blocks]: an LRU bounded in bytes). Both share one load per
+// key among concurrent callers, so a burst of lookups or reads of the same
+// thing costs one round trip.
+//
+// It owns only the caching policy. It knows nothing of FTP or FUSE: callers
+// pass load and fill functions, and choose the keys (absolute remote paths,
+// a file version string, a block number).
+//
+// # Locking
+//
+// Dirs.mu and Blocks.mu are leaves: each guards only its own cache, neither
+// is ever held while taking the other, and neither is held while a load or
+// fill runs or while a caller waits for one. The one callback run under a
+// lock is the patch function given to [Dirs.Update], which must therefore not
+// call back into the same Dirs. Helpers named …Locked expect the lock held.
+package cache

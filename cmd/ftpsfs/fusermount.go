@@ -1,0 +1,7 @@
+package main
+
+import "os/exec"
+
+func runFusermount(args ...string) error {
+	return exec.Command("fusermount3", args...).Run()
+}

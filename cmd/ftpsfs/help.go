@@ -1,0 +1,65 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/ftpsfs/ftpsfs/mountopts"
+)
+
+var groupTitles = []struct{ key, title string }{
+	{"connection", "Connection"},
+	{"tls", "TLS"},
+	{"cache", "Cache"},
+	{"fuse", "FUSE"},
+	{"process", "Process"},
+}
+
+func printHelp(w io.Writer) {
+	fmt.Fprint(w, `Usage: ftpsfs URL MOUNTPOINT [-o OPTION[,OPTION...]] [-f] [-d]
+       ftpsfs check URL [-o OPTION[,OPTION...]]
+
+Mounts a remote FTPS server as a local directory.
+
+URL:  ftps://[user@]host[:port]/path    implicit TLS (default port 990)
+      ftpes://[user@]host[:port]/path   explicit TLS via AUTH TLS (default port 21)
+      ftp://[user@]host[:port]/path     explicit TLS too; plain FTP only with -o tls=none
+
+Flags:
+  -o OPTIONS     comma-separated options (below); may be repeated, in any position
+  -f             stay in the foreground
+  -d             debug: log every FUSE operation and FTP command (implies -f)
+  -h, --help     this help
+  -V, --version  print the version
+
+Password, first found: password_file=, $FTPSFS_PASSWORD, ~/.netrc, the URL.
+`)
+	docs := mountopts.Docs()
+	for _, g := range groupTitles {
+		fmt.Fprintf(w, "\n%s options:\n", g.title)
+		tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+		for _, d := range docs {
+			if d.Group != g.key {
+				continue
+			}
+			name := d.Name
+			if d.Arg != "" {
+				name += "=" + d.Arg
+			}
+			def := ""
+			if d.Default != "" {
+				def = " (default " + d.Default + ")"
+			}
+			fmt.Fprintf(tw, "  %s\t%s%s\n", name, d.Help, def)
+		}
+		tw.Flush()
+	}
+	fmt.Fprint(w, `
+mount(8) options such as rw, _netdev, nofail, noauto, user and x-systemd.* are accepted and ignored.
+
+Exit status: 0 mounted (or unmounted cleanly in the foreground), 1 the server,
+network or mount failed, 2 bad command line, URL or option.
+Signals: SIGHUP drops the listing and block caches; SIGINT/SIGTERM unmount.
+`)
+}

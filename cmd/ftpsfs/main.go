@@ -1,0 +1,96 @@
+// Command ftpsfs mounts a remote FTPS server as a local directory.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/ftpsfs/ftpsfs/mountopts"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// Exit codes, documented in the README.
+const (
+	exitOK      = 0
+	exitFailure = 1 // the server, the network or the mount failed
+	exitUsage   = 2 // bad command line, URL or option
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// usageError marks errors in what the user typed.
+type usageError struct{ error }
+
+func run(argv []string, stdout, stderr io.Writer) int {
+	code, err := dispatch(argv, stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "ftpsfs: %s\n", userMessage(err))
+		if errors.As(err, new(usageError)) {
+			return exitUsage
+		}
+		return exitFailure
+	}
+	return code
+}
+
+func dispatch(argv []string, stdout, stderr io.Writer) (int, error) {
+	args, err := mountopts.ParseArgs(argv)
+	if err != nil {
+		return 0, usageError{err}
+	}
+	if args.Help {
+		printHelp(stdout)
+		return exitOK, nil
+	}
+	if args.Version {
+		fmt.Fprintf(stdout, "ftpsfs %s\n", version)
+		return exitOK, nil
+	}
+	cfg, err := mountopts.Parse(args.URL, args.Options, mountopts.OSEnv())
+	if err != nil {
+		return 0, usageError{err}
+	}
+	cfg.Foreground = cfg.Foreground || args.Foreground || args.Debug
+	cfg.Debug = cfg.Debug || args.Debug
+	if inDaemon() {
+		if err := receivePassword(cfg); err != nil {
+			return 0, err
+		}
+	} else {
+		for _, w := range cfg.Warnings {
+			fmt.Fprintf(stderr, "ftpsfs: warning: %s\n", w)
+		}
+	}
+	if cfg.PasswordSource == "" && cfg.Password == "" {
+		return 0, usageError{fmt.Errorf("no password for %s@%s: give one with -o password_file=PATH, the FTPSFS_PASSWORD environment variable, or a ~/.netrc entry", cfg.User, cfg.Host)}
+	}
+	if args.Subcommand == "check" {
+		return check(cfg, stdout)
+	}
+	if err := checkMountPoint(args.MountPoint); err != nil {
+		return 0, usageError{err}
+	}
+	if !cfg.Foreground && !inDaemon() {
+		return exitOK, daemonize(argv, cfg, stderr)
+	}
+	return serve(args.MountPoint, cfg, stderr)
+}
+
+func checkMountPoint(dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("mount point %s does not exist (create it with mkdir -p %s)", dir, dir)
+	case err != nil:
+		return fmt.Errorf("mount point %s: %v (if a previous ftpsfs died there, run fusermount3 -u %s)", dir, errors.Unwrap(err), dir)
+	case !fi.IsDir():
+		return fmt.Errorf("mount point %s is not a directory", dir)
+	}
+	return nil
+}

@@ -1,0 +1,112 @@
+package fusefs
+
+import (
+	"context"
+	"path"
+	"syscall"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// dirNode is a remote directory (also the mount root).
+type dirNode struct {
+	gofs.Inode
+	fsys *FS
+}
+
+var (
+	_ = (gofs.NodeLookuper)((*dirNode)(nil))
+	_ = (gofs.NodeReaddirer)((*dirNode)(nil))
+	_ = (gofs.NodeGetattrer)((*dirNode)(nil))
+	_ = (gofs.NodeStatfser)((*dirNode)(nil))
+	_ = (gofs.NodeAccesser)((*dirNode)(nil))
+)
+
+// Lookup answers from the directory's listing: one LIST serves every name
+// in it until the listing expires, including the names that do not exist.
+func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	ctx, cancel := d.fsys.opContext(ctx)
+	defer cancel()
+	dir := d.fsys.remotePath(&d.Inode)
+	l, err := d.fsys.listing(ctx, dir)
+	if err != nil {
+		return nil, toErrno(d.fsys.log, "lookup", dir, err)
+	}
+	fi, ok := l.Lookup(name)
+	if !ok {
+		return nil, syscall.ENOENT
+	}
+	p := path.Join(dir, name)
+	d.fsys.fillAttr(p, fi, &out.Attr)
+	typ := fileType(fi)
+	if ch := d.GetChild(name); ch != nil && ch.StableAttr().Mode == typ {
+		if fn, ok := ch.Operations().(*fileNode); ok {
+			fn.setInfo(fi)
+		}
+		return ch, 0
+	}
+	var child gofs.InodeEmbedder
+	switch typ {
+	case syscall.S_IFDIR:
+		child = &dirNode{fsys: d.fsys}
+	case syscall.S_IFLNK:
+		child = &linkNode{fsys: d.fsys, target: linkTarget(fi)}
+	default:
+		child = &fileNode{fsys: d.fsys, info: fi}
+	}
+	return d.NewInode(ctx, child, gofs.StableAttr{Mode: typ, Ino: out.Attr.Ino}), 0
+}
+
+// Readdir lists from the same cached listing Lookup uses.
+func (d *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	ctx, cancel := d.fsys.opContext(ctx)
+	defer cancel()
+	dir := d.fsys.remotePath(&d.Inode)
+	l, err := d.fsys.listing(ctx, dir)
+	if err != nil {
+		return nil, toErrno(d.fsys.log, "readdir", dir, err)
+	}
+	entries := make([]fuse.DirEntry, 0, len(l.Names))
+	for _, name := range l.Names {
+		fi := l.Entries[name]
+		typ := fileType(fi)
+		entries = append(entries, fuse.DirEntry{Name: name, Mode: typ, Ino: inodeNumber(path.Join(dir, name), typ)})
+	}
+	return gofs.NewListDirStream(entries), 0
+}
+
+func (d *dirNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	if d.IsRoot() {
+		d.fsys.rootAttr(&out.Attr)
+		return 0
+	}
+	ctx, cancel := d.fsys.opContext(ctx)
+	defer cancel()
+	p := d.fsys.remotePath(&d.Inode)
+	fi, ok, err := d.fsys.entry(ctx, p)
+	if err != nil {
+		return toErrno(d.fsys.log, "getattr", p, err)
+	}
+	if !ok {
+		return syscall.ENOENT
+	}
+	d.fsys.fillAttr(p, fi, &out.Attr)
+	return 0
+}
+
+// Statfs reports nominal figures: FTP has no standard free-space query, and
+// programs that check for space before writing must not see zero.
+func (d *dirNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	const blocks = 1 << 28 // 1 TiB of 4 KiB blocks
+	out.Bsize = 4096
+	out.Frsize = 4096
+	out.Blocks, out.Bfree, out.Bavail = blocks, blocks, blocks
+	out.Files, out.Ffree = 1<<20, 1<<20
+	out.NameLen = 255
+	return 0
+}
+
+func (d *dirNode) Access(ctx context.Context, mask uint32) syscall.Errno {
+	return readOnlyAccess(mask)
+}

@@ -1,0 +1,53 @@
+package fusefs
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
+	"syscall"
+)
+
+// ftpCoder is implemented by errors that carry an FTP reply code.
+type ftpCoder interface{ FTPCode() int }
+
+// errShortRead: the server's file ended before the size its listing gave
+// (it changed underneath us, or the transfer was cut and the server said 226).
+var errShortRead = errors.New("remote file ended before its listed size")
+
+// toErrno is the one place where errors become errno values. Errors with no
+// meaning of their own become EIO with one log line naming the operation.
+func toErrno(log *slog.Logger, op, path string, err error) syscall.Errno {
+	if err == nil {
+		return 0
+	}
+	var errno syscall.Errno
+	var coder ftpCoder
+	switch {
+	case errors.As(err, &errno):
+		return errno
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		log.Warn("remote operation timed out", "op", op, "path", path, "err", err)
+		return syscall.ETIMEDOUT
+	case errors.Is(err, context.Canceled):
+		return syscall.EINTR
+	case errors.Is(err, fs.ErrNotExist):
+		return syscall.ENOENT
+	case errors.Is(err, fs.ErrPermission):
+		return syscall.EACCES
+	case errors.Is(err, fs.ErrExist):
+		return syscall.EEXIST
+	case errors.Is(err, fs.ErrInvalid):
+		return syscall.EINVAL
+	case errors.As(err, &coder):
+		switch coder.FTPCode() {
+		case 452, 552:
+			return syscall.ENOSPC
+		case 553:
+			return syscall.EACCES
+		}
+	}
+	log.Error("remote operation failed", "op", op, "path", path, "err", err)
+	return syscall.EIO
+}

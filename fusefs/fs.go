@@ -1,0 +1,87 @@
+package fusefs
+
+import (
+	"context"
+	"io/fs"
+	"log/slog"
+	"path"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+
+	"github.com/ftpsfs/ftpsfs/cache"
+)
+
+// Config is what the node tree needs to know.
+type Config struct {
+	Root      string // remote directory shown at the mount point
+	UID, GID  uint32 // owner shown for every node
+	Umask     uint32 // applied to the modes the listing implies
+	BlockSize int    // bytes fetched and cached per block; default 1 MiB
+	// Timeout bounds the wait for a connection and any one remote operation.
+	Timeout time.Duration
+	Logger  *slog.Logger
+}
+
+// FS is one mounted remote tree.
+type FS struct {
+	remote  Remote
+	dirs    *cache.Dirs
+	blocks  *cache.Blocks
+	cfg     Config
+	log     *slog.Logger
+	mounted time.Time
+}
+
+// New builds the tree; Root() is handed to go-fuse.
+func New(remote Remote, dirs *cache.Dirs, blocks *cache.Blocks, cfg Config) *FS {
+	if cfg.BlockSize <= 0 {
+		cfg.BlockSize = 1 << 20
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Root == "" {
+		cfg.Root = "/"
+	}
+	return &FS{remote: remote, dirs: dirs, blocks: blocks, cfg: cfg, log: cfg.Logger, mounted: time.Now()}
+}
+
+// Root is the node at the mount point.
+func (f *FS) Root() gofs.InodeEmbedder { return &dirNode{fsys: f} }
+
+// DropCaches forgets every listing and block (SIGHUP).
+func (f *FS) DropCaches() {
+	f.dirs.Purge()
+	f.blocks.Purge()
+}
+
+// remotePath is the server path of a node.
+func (f *FS) remotePath(n *gofs.Inode) string {
+	return path.Join(f.cfg.Root, n.Path(nil))
+}
+
+// opContext bounds one filesystem operation.
+func (f *FS) opContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, f.cfg.Timeout)
+}
+
+// listing returns dir's entries, from the cache when it is fresh.
+func (f *FS) listing(ctx context.Context, dir string) (*cache.Listing, error) {
+	return f.dirs.Get(ctx, dir, func(ctx context.Context) ([]fs.FileInfo, error) {
+		return f.remote.List(ctx, dir)
+	})
+}
+
+// entry returns the listing entry of the node at p (never the root).
+func (f *FS) entry(ctx context.Context, p string) (fs.FileInfo, bool, error) {
+	l, err := f.listing(ctx, path.Dir(p))
+	if err != nil {
+		return nil, false, err
+	}
+	fi, ok := l.Lookup(path.Base(p))
+	return fi, ok, nil
+}

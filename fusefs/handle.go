@@ -1,0 +1,126 @@
+package fusefs
+
+import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"path"
+	"sync"
+	"syscall"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/ftpsfs/ftpsfs/cache"
+)
+
+// forwardSkipBlocks is how far ahead of its stream a block may be asked for
+// and still be reached by reading on (caching what lies between) instead of
+// reopening: the kernel issues readahead out of order.
+const forwardSkipBlocks = 8
+
+// handle is one open file. Reads go through the block cache; misses are
+// filled from this handle's own remote stream.
+type handle struct {
+	fsys   *FS
+	path   string
+	info   fs.FileInfo // as listed at open
+	ver    string
+	size   int64
+	reader RemoteReader
+
+	fillMu    sync.Mutex // one fill at a time on this handle's stream
+	nextBlock int64      // the block the stream will yield next
+}
+
+var (
+	_ = (gofs.FileReader)((*handle)(nil))
+	_ = (gofs.FileReleaser)((*handle)(nil))
+)
+
+func (f *FS) newHandle(p string, fi fs.FileInfo) *handle {
+	return &handle{fsys: f, path: p, info: fi, ver: version(fi), size: fi.Size(), reader: f.remote.OpenReader(p), nextBlock: -1}
+}
+
+func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if off >= h.size || len(dest) == 0 {
+		return fuse.ReadResultData(nil), 0
+	}
+	ctx, cancel := h.fsys.opContext(ctx)
+	defer cancel()
+	end := min(off+int64(len(dest)), h.size)
+	bs := int64(h.fsys.cfg.BlockSize)
+	n := 0
+	for pos := off; pos < end; {
+		idx := pos / bs
+		data, err := h.fsys.blocks.Get(ctx, h.key(idx), func(ctx context.Context) ([]byte, error) {
+			return h.fill(ctx, idx)
+		})
+		if err != nil {
+			return nil, h.fail(err)
+		}
+		c := copy(dest[n:end-off], data[pos-idx*bs:])
+		n += c
+		pos += int64(c)
+	}
+	return fuse.ReadResultData(dest[:n]), 0
+}
+
+func (h *handle) key(idx int64) cache.BlockKey {
+	return cache.BlockKey{Path: h.path, Version: h.ver, Index: idx}
+}
+
+// fill fetches block idx from the stream, first reading on through any
+// blocks between the stream's position and idx when the gap is small.
+func (h *handle) fill(ctx context.Context, idx int64) ([]byte, error) {
+	h.fillMu.Lock()
+	defer h.fillMu.Unlock()
+	if data, ok := h.fsys.blocks.Peek(h.key(idx)); ok {
+		return data, nil // filled by read-on while we waited
+	}
+	if h.nextBlock >= 0 && idx > h.nextBlock && idx-h.nextBlock <= forwardSkipBlocks {
+		for b := h.nextBlock; b < idx; b++ {
+			if _, ok := h.fsys.blocks.Peek(h.key(b)); ok {
+				break // someone else has it; reopening at idx is as cheap
+			}
+			data, err := h.readBlock(ctx, b)
+			if err != nil {
+				return nil, err
+			}
+			h.fsys.blocks.Add(h.key(b), data)
+		}
+	}
+	return h.readBlock(ctx, idx)
+}
+
+func (h *handle) readBlock(ctx context.Context, idx int64) ([]byte, error) {
+	bs := int64(h.fsys.cfg.BlockSize)
+	start := idx * bs
+	buf := make([]byte, min(bs, h.size-start))
+	got, err := h.reader.ReadAt(ctx, buf, start)
+	if got == len(buf) {
+		h.nextBlock = idx + 1
+		return buf, nil
+	}
+	h.nextBlock = -1
+	if err == nil || errors.Is(err, io.EOF) {
+		err = errShortRead
+	}
+	return nil, err
+}
+
+// fail maps a read failure; a file that turned out shorter than listed
+// drops what we believed about it.
+func (h *handle) fail(err error) syscall.Errno {
+	if errors.Is(err, errShortRead) {
+		h.fsys.dirs.Invalidate(path.Dir(h.path))
+		h.fsys.blocks.InvalidatePath(h.path)
+	}
+	return toErrno(h.fsys.log, "read", h.path, err)
+}
+
+func (h *handle) Release(ctx context.Context) syscall.Errno {
+	_ = h.reader.Close()
+	return 0
+}

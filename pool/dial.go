@@ -1,0 +1,158 @@
+package pool
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/textproto"
+	"strconv"
+	"time"
+
+	"github.com/jlaffaye/ftp"
+)
+
+// dialer makes logged-in control connections for one pool.
+type dialer struct {
+	cfg     Config
+	base    *tls.Config // nil in Plain mode
+	addr    string
+	metrics *Metrics
+}
+
+func newDialer(cfg Config, m *Metrics) (*dialer, error) {
+	d := &dialer{cfg: cfg, addr: net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)), metrics: m}
+	if cfg.Mode != Plain {
+		base, err := baseTLSConfig(cfg.TLS, cfg.Host)
+		if err != nil {
+			return nil, err
+		}
+		d.base = base
+	}
+	return d, nil
+}
+
+// dial connects, secures and logs in one control connection.
+func (d *dialer) dial(ctx context.Context) (*conn, error) {
+	var ctrlTLS, dataTLS *tls.Config
+	if d.base != nil {
+		// Each control connection gets its own session cache: proftpd rejects
+		// a data connection that resumes another control connection's session.
+		ctrlTLS = d.base.Clone()
+		ctrlTLS.ClientSessionCache = tls.NewLRUClientSessionCache(1)
+		dataTLS = d.base.Clone()
+		dataTLS.ClientSessionCache = readOnlySessionCache{ctrlTLS.ClientSessionCache}
+	}
+	c := &conn{}
+	netDialer := &net.Dialer{Timeout: d.cfg.Timeout, KeepAlive: 30 * time.Second}
+	first := true
+	dialFunc := func(network, address string) (net.Conn, error) {
+		// Only the control connection's dial belongs to the caller's context;
+		// data connections are dialled long after that caller is gone.
+		parent := context.Background()
+		if first {
+			parent = ctx
+		}
+		dctx, cancel := context.WithTimeout(parent, d.cfg.Timeout)
+		defer cancel()
+		raw, err := netDialer.DialContext(dctx, network, address)
+		if err != nil {
+			return nil, err
+		}
+		nc := net.Conn(&deadlineConn{Conn: raw, timeout: d.cfg.Timeout})
+		if first {
+			first = false
+			c.raw = raw
+			if d.cfg.Mode != Implicit {
+				return nc, nil // explicit: jlaffaye/ftp wraps it after AUTH TLS
+			}
+			tc := tls.Client(nc, ctrlTLS)
+			if err := tc.HandshakeContext(dctx); err != nil {
+				_ = raw.Close()
+				return nil, err
+			}
+			return tc, nil
+		}
+		d.metrics.DataConns.Add(1)
+		if dataTLS == nil {
+			return nc, nil
+		}
+		// The handshake is left to the first read or write: some servers
+		// (proftpd, pure-ftpd) start TLS on the data port only after RETR/STOR.
+		return &dataConn{Conn: tls.Client(nc, dataTLS), timeout: d.cfg.Timeout, onResume: d.noteResume}, nil
+	}
+	opts := []ftp.DialOption{
+		ftp.DialWithDialFunc(dialFunc),
+		ftp.DialWithDisabledEPSV(false),
+	}
+	switch d.cfg.Mode {
+	case Explicit:
+		opts = append(opts, ftp.DialWithExplicitTLS(ctrlTLS))
+	case Implicit:
+		// With a dial func the library no longer wraps connections itself; this
+		// only makes Login send PBSZ 0 / PROT P.
+		opts = append(opts, ftp.DialWithTLS(ctrlTLS))
+	}
+	if d.cfg.Debug {
+		opts = append(opts, ftp.DialWithDebugOutput(newProtocolLog(d.cfg.Logger, d.addr)))
+	}
+	start := time.Now()
+	sc, err := ftp.Dial(d.addr, opts...)
+	if err != nil {
+		return nil, d.explainDial(err)
+	}
+	if err := sc.Login(d.cfg.User, d.cfg.Password); err != nil {
+		_ = sc.Quit()
+		return nil, d.explainLogin(err)
+	}
+	d.metrics.Dials.Add(1)
+	c.sc = sc
+	c.lastUsed = time.Now()
+	c.mlsd = sc.IsTimePreciseInList()
+	d.cfg.Logger.Debug("connected", "server", d.addr, "mode", d.cfg.Mode.String(), "mlsd", c.mlsd, "took", time.Since(start).Round(time.Millisecond))
+	return c, nil
+}
+
+func (d *dialer) noteResume(resumed bool) {
+	if !resumed {
+		d.metrics.ResumeMisses.Add(1)
+	}
+	d.cfg.Logger.Debug("data connection", "server", d.addr, "tls_resumed", resumed)
+}
+
+// explainDial turns connect and greeting failures into one-line reasons.
+func (d *dialer) explainDial(err error) error {
+	var certErr *CertError
+	if errors.As(err, &certErr) {
+		return &DialError{Addr: d.addr, Err: certErr}
+	}
+	var te *textproto.Error
+	if errors.As(err, &te) && d.cfg.Mode == Explicit && te.Code >= 500 {
+		return &DialError{Addr: d.addr, Err: fmt.Errorf("%w: the server answered AUTH TLS with %d %s; it does not offer TLS (use -o tls=none only if plain FTP is acceptable)", ErrNoTLS, te.Code, te.Msg)}
+	}
+	var rh tls.RecordHeaderError
+	if errors.As(err, &rh) {
+		return &DialError{Addr: d.addr, Err: fmt.Errorf("%w: the server did not answer with TLS (is it an implicit FTPS port? try ftpes:// for explicit TLS on port 21)", ErrNoTLS)}
+	}
+	return &DialError{Addr: d.addr, Err: wrapNet(err)}
+}
+
+func (d *dialer) explainLogin(err error) error {
+	var certErr *CertError
+	if errors.As(err, &certErr) {
+		return &DialError{Addr: d.addr, Err: certErr}
+	}
+	var te *textproto.Error
+	if errors.As(err, &te) {
+		if te.Code == ftp.StatusNotLoggedIn {
+			return &DialError{Addr: d.addr, Err: fmt.Errorf("%w: login as %q refused: %d %s", ErrLogin, d.cfg.User, te.Code, te.Msg)}
+		}
+		return &DialError{Addr: d.addr, Err: replyError("login", "", err)}
+	}
+	var rh tls.RecordHeaderError
+	if errors.As(err, &rh) {
+		return &DialError{Addr: d.addr, Err: fmt.Errorf("%w: the server did not continue in TLS after AUTH TLS", ErrNoTLS)}
+	}
+	return &DialError{Addr: d.addr, Err: wrapNet(err)}
+}

@@ -1,0 +1,85 @@
+package pool
+
+import (
+	"context"
+	"io/fs"
+	"time"
+
+	"github.com/jlaffaye/ftp"
+)
+
+// fileInfo is one directory entry as the server listed it.
+type fileInfo struct {
+	name   string
+	size   int64
+	mode   fs.FileMode
+	mtime  time.Time
+	target string
+}
+
+func (f *fileInfo) Name() string       { return f.name }
+func (f *fileInfo) Size() int64        { return f.size }
+func (f *fileInfo) Mode() fs.FileMode  { return f.mode }
+func (f *fileInfo) ModTime() time.Time { return f.mtime }
+func (f *fileInfo) IsDir() bool        { return f.mode.IsDir() }
+func (f *fileInfo) Sys() any           { return nil }
+
+// LinkTarget is the symlink's target as the listing gave it.
+func (f *fileInfo) LinkTarget() string { return f.target }
+
+// List returns the entries of dir, without "." and "..".
+func (p *Pool) List(ctx context.Context, dir string) ([]fs.FileInfo, error) {
+	var out []fs.FileInfo
+	err := p.do(ctx, "LIST", dir, true, func(c *conn) error {
+		entries, err := listRaw(c, dir)
+		if err != nil {
+			return replyError("LIST", dir, err)
+		}
+		out = convertEntries(entries)
+		return nil
+	})
+	return out, err
+}
+
+func listRaw(c *conn, dir string) ([]*ftp.Entry, error) {
+	if c.mlsd {
+		return c.sc.List(dir)
+	}
+	// LIST: vsftpd hides dotfiles unless asked with -a, and treats the path
+	// argument as a glob, so list the working directory instead of naming it.
+	if err := c.sc.ChangeDir(dir); err != nil {
+		return nil, err
+	}
+	return c.sc.List("-a")
+}
+
+func convertEntries(entries []*ftp.Entry) []fs.FileInfo {
+	out := make([]fs.FileInfo, 0, len(entries))
+	for _, e := range entries {
+		if e.Name == "" || e.Name == "." || e.Name == ".." || containsSlash(e.Name) {
+			continue
+		}
+		fi := &fileInfo{name: e.Name, size: int64(e.Size), mtime: e.Time, target: e.Target}
+		switch e.Type {
+		case ftp.EntryTypeFolder:
+			fi.mode = fs.ModeDir | 0o755
+			fi.size = 0
+		case ftp.EntryTypeLink:
+			fi.mode = fs.ModeSymlink | 0o777
+			fi.size = int64(len(e.Target))
+		default:
+			fi.mode = 0o644
+		}
+		out = append(out, fi)
+	}
+	return out
+}
+
+func containsSlash(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '/' {
+			return true
+		}
+	}
+	return false
+}

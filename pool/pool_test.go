@@ -1,0 +1,256 @@
+package pool
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"io/fs"
+	"net"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/ftpsfs/ftpsfs/e2e/testserver"
+)
+
+func TestListAndReadEveryMode(t *testing.T) {
+	for _, implicit := range []bool{false, true} {
+		for vname, v := range tlsVersions {
+			name := "explicit/" + vname
+			if implicit {
+				name = "implicit/" + vname
+			}
+			t.Run(name, func(t *testing.T) {
+				srv, files := startServer(t, testserver.EmbeddedOptions{Implicit: implicit})
+				p := newPool(t, srv, func(c *Config) { c.TLS.MaxVersion = v; c.TLS.MinVersion = v })
+				entries, err := p.List(ctxT(t), "/")
+				if err != nil {
+					t.Fatal(err)
+				}
+				var names []string
+				for _, e := range entries {
+					names = append(names, e.Name())
+					if e.Name() == "dir" && !e.IsDir() {
+						t.Errorf("dir listed as %v", e.Mode())
+					}
+					if e.Name() == "big.bin" && e.Size() != int64(len(files["big.bin"])) {
+						t.Errorf("big.bin size %d, want %d", e.Size(), len(files["big.bin"]))
+					}
+				}
+				sort.Strings(names)
+				want := []string{".hidden", "big.bin", "dir", "empty", "one", "with space #%é"}
+				if !equal(names, want) {
+					t.Errorf("listing %q, want %q", names, want)
+				}
+				for _, name := range []string{"big.bin", "one", "with space #%é", "dir/inner.txt"} {
+					r := p.OpenReader("/" + name)
+					got := readAll(t, r, 100_000)
+					_ = r.Close()
+					if !bytes.Equal(got, files[name]) {
+						t.Errorf("%s: read %d bytes, want %d (content differs)", name, len(got), len(files[name]))
+					}
+				}
+				if n := srv.ResumeFailures(); n != 0 {
+					t.Errorf("%d data connections did not resume the control connection's TLS session", n)
+				}
+				if n := p.Metrics.ResumeMisses.Load(); n != 0 {
+					t.Errorf("client saw %d data connections that did not resume", n)
+				}
+			})
+		}
+	}
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestSequentialReadsShareOneStream(t *testing.T) {
+	srv, files := startServer(t, testserver.EmbeddedOptions{})
+	p := newPool(t, srv, nil)
+	r := p.OpenReader("/big.bin")
+	defer r.Close()
+	before := srv.DataConns()
+	got := readAll(t, r, 64<<10)
+	if !bytes.Equal(got, files["big.bin"]) {
+		t.Fatal("content differs")
+	}
+	if n := srv.DataConns() - before; n != 1 {
+		t.Errorf("sequential read used %d data connections, want 1", n)
+	}
+}
+
+func TestRandomReadsReopenAtOffset(t *testing.T) {
+	srv, files := startServer(t, testserver.EmbeddedOptions{})
+	p := newPool(t, srv, nil)
+	r := p.OpenReader("/big.bin")
+	defer r.Close()
+	data := files["big.bin"]
+	for _, off := range []int64{2 << 20, 10, 3<<20 + 1, 1 << 20} {
+		buf := make([]byte, 4096)
+		n, err := r.ReadAt(ctxT(t), buf, off)
+		want := data[off:min(off+4096, int64(len(data)))]
+		if n != len(want) || !bytes.Equal(buf[:n], want) {
+			t.Fatalf("ReadAt(%d): %d bytes, err %v; content mismatch", off, n, err)
+		}
+		if n < len(buf) && !errors.Is(err, io.EOF) {
+			t.Fatalf("short read at %d without EOF: %v", off, err)
+		}
+	}
+	// After the aborted streams the pool is still in step.
+	if _, err := p.List(ctxT(t), "/dir"); err != nil {
+		t.Fatalf("listing after aborted reads: %v", err)
+	}
+}
+
+func TestMetadataNeverWaitsBehindIdleStreams(t *testing.T) {
+	srv, _ := startServer(t, testserver.EmbeddedOptions{})
+	p := newPool(t, srv, func(c *Config) { c.MaxConns = 2 })
+	var readers []*Reader
+	for i := 0; i < 4; i++ {
+		r := p.OpenReader("/big.bin")
+		buf := make([]byte, 1000)
+		if _, err := r.ReadAt(ctxT(t), buf, 0); err != nil {
+			t.Fatalf("reader %d: %v", i, err)
+		}
+		readers = append(readers, r)
+	}
+	if n := p.OpenConns(); n > 2 {
+		t.Errorf("%d connections open, limit 2", n)
+	}
+	if _, err := p.List(ctxT(t), "/"); err != nil {
+		t.Fatalf("List with every stream held: %v", err)
+	}
+	// An evicted reader resumes where it was.
+	buf := make([]byte, 1000)
+	if _, err := readers[0].ReadAt(ctxT(t), buf, 1000); err != nil {
+		t.Fatalf("resuming an evicted reader: %v", err)
+	}
+	for _, r := range readers {
+		_ = r.Close()
+	}
+}
+
+func TestBrokenIdleConnectionIsReplaced(t *testing.T) {
+	srv, _ := startServer(t, testserver.EmbeddedOptions{})
+	p := newPool(t, srv, nil)
+	if _, err := p.List(ctxT(t), "/"); err != nil {
+		t.Fatal(err)
+	}
+	// Cut the idle connection under the pool, as a server restart would.
+	p.mu.Lock()
+	for _, c := range p.idle {
+		_ = c.raw.Close()
+	}
+	p.mu.Unlock()
+	if _, err := p.List(ctxT(t), "/"); err != nil {
+		t.Fatalf("List after the connection broke: %v", err)
+	}
+	if p.Metrics.Retries.Load() != 1 {
+		t.Errorf("retries = %d, want 1", p.Metrics.Retries.Load())
+	}
+}
+
+func TestReadStreamCutMidwayResumes(t *testing.T) {
+	srv, files := startServer(t, testserver.EmbeddedOptions{})
+	p := newPool(t, srv, nil)
+	r := p.OpenReader("/big.bin")
+	defer r.Close()
+	buf := make([]byte, 1<<20)
+	if _, err := r.ReadAt(ctxT(t), buf, 0); err != nil {
+		t.Fatal(err)
+	}
+	_ = r.c.raw.Close() // the control connection dies mid-transfer
+	_ = r.resp.SetDeadline(time.Now())
+	n, err := r.ReadAt(ctxT(t), buf, 1<<20)
+	if err != nil || !bytes.Equal(buf[:n], files["big.bin"][1<<20:2<<20]) {
+		t.Fatalf("read after cut: n=%d err=%v (content ok=%v)", n, err, bytes.Equal(buf[:n], files["big.bin"][1<<20:1<<20+n]))
+	}
+	if p.Metrics.Resumes.Load() == 0 {
+		t.Error("no resume counted")
+	}
+}
+
+func TestMissingFileIsNotExist(t *testing.T) {
+	srv, _ := startServer(t, testserver.EmbeddedOptions{})
+	p := newPool(t, srv, nil)
+	r := p.OpenReader("/nope")
+	defer r.Close()
+	_, err := r.ReadAt(ctxT(t), make([]byte, 10), 0)
+	var re *ReplyError
+	if !errors.As(err, &re) || !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("RETR of a missing file: %v, want a 550 reply meaning not found", err)
+	}
+}
+
+func TestPathWithLineBreakRefused(t *testing.T) {
+	srv, _ := startServer(t, testserver.EmbeddedOptions{})
+	p := newPool(t, srv, nil)
+	if _, err := p.List(ctxT(t), "/x\r\nDELE y"); !errors.Is(err, ErrBadPath) {
+		t.Fatalf("List with CRLF: %v", err)
+	}
+}
+
+func TestCloseLeavesNothingBehind(t *testing.T) {
+	srv, _ := startServer(t, testserver.EmbeddedOptions{})
+	checkGoroutines(t)
+	p, err := New(Config{Host: srv.Host, Port: srv.Port, User: "test", Password: "secret", Mode: Explicit,
+		TLS: TLSOptions{Fingerprints: [][32]byte{srv.Opts.Cert.Fingerprint}}, MaxConns: 3, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := p.OpenReader("/big.bin")
+	if _, err := r.ReadAt(ctxT(t), make([]byte, 10), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.List(ctxT(t), "/"); err != nil {
+		t.Fatal(err)
+	}
+	_ = r.Close()
+	_ = p.Close()
+	if n := p.OpenConns(); n != 0 {
+		t.Errorf("%d connections open after Close", n)
+	}
+}
+
+func TestServerThatNeverGreetsTimesOut(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	addr := ln.Addr().(*net.TCPAddr)
+	p, err := New(Config{Host: "127.0.0.1", Port: addr.Port, User: "u", Password: "p", Mode: Explicit, Timeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err = p.Check(ctxT(t), "/")
+	if err == nil {
+		t.Fatal("Check against a silent server succeeded")
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("took %v to fail", took)
+	}
+	var de *DialError
+	if !errors.As(err, &de) {
+		t.Errorf("error %v is not a DialError", err)
+	}
+}
