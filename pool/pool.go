@@ -21,10 +21,10 @@ type Pool struct {
 	Metrics Metrics
 
 	mu      sync.Mutex
-	idle    []*conn // most recently used last
-	open    int     // connections lent, idle or being dialled
-	max     int     // MaxConns, lowered when the server refuses more
-	streams int     // connections lent to readers
+	idle    []*conn               // most recently used last
+	open    int                   // connections lent, idle or being dialled
+	max     int                   // MaxConns, lowered when the server refuses more
+	streams int                   // connections lent to readers
 	readers map[*Reader]time.Time // readers holding a stream while not reading, by last use
 	changed chan struct{}         // closed and replaced whenever a connection is freed
 	closed  bool

@@ -1,0 +1,121 @@
+package fusefs
+
+import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// fakeRemote is an in-memory server that counts calls and injects errors.
+type fakeRemote struct {
+	mu       sync.Mutex
+	files    map[string][]byte // path → content; directories end in "/"
+	links    map[string]string
+	lists    atomic.Int64
+	opens    atomic.Int64
+	readErr  error // returned by every ReadAt when set
+	truncate int   // when > 0, ReadAt serves only this many bytes of any file
+}
+
+type fakeInfo struct {
+	name   string
+	size   int64
+	mode   fs.FileMode
+	target string
+}
+
+func (f fakeInfo) Name() string       { return f.name }
+func (f fakeInfo) Size() int64        { return f.size }
+func (f fakeInfo) Mode() fs.FileMode  { return f.mode }
+func (f fakeInfo) ModTime() time.Time { return time.Unix(1700000000, 0) }
+func (f fakeInfo) IsDir() bool        { return f.mode.IsDir() }
+func (f fakeInfo) Sys() any           { return nil }
+func (f fakeInfo) LinkTarget() string { return f.target }
+
+func newFakeRemote() *fakeRemote {
+	return &fakeRemote{files: map[string][]byte{}, links: map[string]string{}}
+}
+
+func (r *fakeRemote) add(p string, data []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.files[p] = data
+	for d := path.Dir(p); d != "/"; d = path.Dir(d) {
+		r.files[d+"/"] = nil
+	}
+}
+
+func (r *fakeRemote) List(ctx context.Context, dir string) ([]fs.FileInfo, error) {
+	r.lists.Add(1)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if dir != "/" {
+		if _, ok := r.files[dir+"/"]; !ok {
+			return nil, fs.ErrNotExist
+		}
+	}
+	prefix := strings.TrimSuffix(dir, "/") + "/"
+	var out []fs.FileInfo
+	for p, data := range r.files {
+		rest, ok := strings.CutPrefix(p, prefix)
+		if !ok || rest == "" {
+			continue
+		}
+		if name, isDir := strings.CutSuffix(rest, "/"); isDir && !strings.Contains(name, "/") {
+			out = append(out, fakeInfo{name: name, mode: fs.ModeDir | 0o755})
+		} else if !strings.Contains(rest, "/") {
+			out = append(out, fakeInfo{name: rest, size: int64(len(data)), mode: 0o644})
+		}
+	}
+	for p, target := range r.links {
+		if path.Dir(p) == dir {
+			out = append(out, fakeInfo{name: path.Base(p), mode: fs.ModeSymlink | 0o777, target: target, size: int64(len(target))})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
+	return out, nil
+}
+
+func (r *fakeRemote) OpenReader(p string) RemoteReader {
+	r.opens.Add(1)
+	return &fakeReader{r: r, path: p}
+}
+
+type fakeReader struct {
+	r    *fakeRemote
+	path string
+}
+
+func (f *fakeReader) ReadAt(ctx context.Context, buf []byte, off int64) (int, error) {
+	f.r.mu.Lock()
+	defer f.r.mu.Unlock()
+	if f.r.readErr != nil {
+		return 0, f.r.readErr
+	}
+	data, ok := f.r.files[f.path]
+	if !ok {
+		return 0, fs.ErrNotExist
+	}
+	if f.r.truncate > 0 && len(data) > f.r.truncate {
+		data = data[:f.r.truncate]
+	}
+	if off >= int64(len(data)) {
+		return 0, io.EOF
+	}
+	n := copy(buf, data[off:])
+	if n < len(buf) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func (f *fakeReader) Close() error { return nil }
+
+var errInjected = errors.New("injected failure")
