@@ -12,14 +12,14 @@ import (
 
 // server is one real server serving a fixture, and how to mount it.
 type server struct {
-	URL   string
-	Env   []string // FTPSFS_PASSWORD
-	Opts  []string // fingerprint=… and friends
-	List  string   // "LIST" or "MLSD": what the server lists with
-	Log   func() string
-	Pass  string
-	Cert  *testserver.KeyPair
-	Fx    *fixture
+	URL  string
+	Env  []string // FTPSFS_PASSWORD
+	Opts []string // fingerprint=… and friends
+	List string   // "LIST" or "MLSD": what the server lists with
+	Log  func() string
+	Pass string
+	Cert *testserver.KeyPair
+	Fx   *fixture
 }
 
 type serverKind struct {
