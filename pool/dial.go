@@ -19,6 +19,8 @@ type dialer struct {
 	base    *tls.Config // nil in Plain mode
 	addr    string
 	metrics *Metrics
+	// onDataConn, when set (by tests), sees every raw data connection.
+	onDataConn func(net.Conn)
 }
 
 func newDialer(cfg Config, m *Metrics) (*dialer, error) {
@@ -75,6 +77,9 @@ func (d *dialer) dial(ctx context.Context) (*conn, error) {
 			return tc, nil
 		}
 		d.metrics.DataConns.Add(1)
+		if d.onDataConn != nil {
+			d.onDataConn(raw)
+		}
 		if dataTLS == nil {
 			return nc, nil
 		}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -162,14 +163,18 @@ func TestBrokenIdleConnectionIsReplaced(t *testing.T) {
 func TestReadStreamCutMidwayResumes(t *testing.T) {
 	srv, files := startServer(t, testserver.EmbeddedOptions{})
 	p := newPool(t, srv, nil)
+	var mu sync.Mutex
+	var data []net.Conn
+	p.dialer.onDataConn = func(c net.Conn) { mu.Lock(); data = append(data, c); mu.Unlock() }
 	r := p.OpenReader("/big.bin")
 	defer r.Close()
 	buf := make([]byte, 1<<20)
 	if _, err := r.ReadAt(ctxT(t), buf, 0); err != nil {
 		t.Fatal(err)
 	}
-	_ = r.c.raw.Close() // the control connection dies mid-transfer
-	_ = r.resp.SetDeadline(time.Now())
+	mu.Lock()
+	_ = data[len(data)-1].Close() // the data connection dies mid-transfer
+	mu.Unlock()
 	n, err := r.ReadAt(ctxT(t), buf, 1<<20)
 	if err != nil || !bytes.Equal(buf[:n], files["big.bin"][1<<20:2<<20]) {
 		t.Fatalf("read after cut: n=%d err=%v (content ok=%v)", n, err, bytes.Equal(buf[:n], files["big.bin"][1<<20:1<<20+n]))

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/ftpsfs/ftpsfs/mountopts"
@@ -39,8 +40,13 @@ Password, first found: password_file=, $FTPSFS_PASSWORD, ~/.netrc, the URL.
 	for _, g := range groupTitles {
 		fmt.Fprintf(w, "\n%s options:\n", g.title)
 		tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+		var lists []mountopts.OptionDoc
 		for _, d := range docs {
 			if d.Group != g.key {
+				continue
+			}
+			if strings.Contains(d.Name, ", ") {
+				lists = append(lists, d) // too wide for the table
 				continue
 			}
 			name := d.Name
@@ -54,10 +60,11 @@ Password, first found: password_file=, $FTPSFS_PASSWORD, ~/.netrc, the URL.
 			fmt.Fprintf(tw, "  %s\t%s%s\n", name, d.Help, def)
 		}
 		tw.Flush()
+		for _, d := range lists {
+			fmt.Fprintf(w, "  %s\n      %s\n", d.Name, d.Help)
+		}
 	}
 	fmt.Fprint(w, `
-mount(8) options such as rw, _netdev, nofail, noauto, user and x-systemd.* are accepted and ignored.
-
 Exit status: 0 mounted (or unmounted cleanly in the foreground), 1 the server,
 network or mount failed, 2 bad command line, URL or option.
 Signals: SIGHUP drops the listing and block caches; SIGINT/SIGTERM unmount.

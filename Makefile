@@ -1,0 +1,67 @@
+# ftpsfs — see README.md. `make demo` shows it working; `make test` runs every test.
+PREFIX  ?= /usr/local
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+GO      ?= go
+BIN     := bin/ftpsfs
+DEMO    := $(CURDIR)/.demo
+
+.PHONY: all build install uninstall deps test vet demo demo-stop clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/ftpsfs
+
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/ftpsfs
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/ftpsfs
+
+# deps installs what the tests and the demo need on Debian: fuse3 always,
+# vsftpd for the tests. As root it installs them; otherwise it says what to run.
+deps:
+	@missing=""; \
+	command -v fusermount3 >/dev/null 2>&1 || missing="$$missing fuse3"; \
+	[ -x /usr/sbin/vsftpd ] || missing="$$missing vsftpd"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "missing:$$missing — run: sudo apt-get install -y$$missing" >&2; exit 1; \
+	  fi; \
+	fi
+	@[ -e /dev/fuse ] || { echo "/dev/fuse is missing: load the fuse kernel module (modprobe fuse)" >&2; exit 1; }
+
+vet:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt would change: $$out" >&2; exit 1; }
+
+# The e2e tests run vsftpd and mount FUSE filesystems: they need root.
+test: deps vet
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+demo: deps build
+	@$(MAKE) --no-print-directory demo-stop >/dev/null 2>&1 || true
+	@mkdir -p $(DEMO)/mnt
+	$(GO) build -o $(DEMO)/ftpsfs-testserver ./e2e/testserver/cmd/ftpsfs-testserver
+	@rm -f $(DEMO)/ready
+	@$(DEMO)/ftpsfs-testserver -root $(DEMO)/root -sample -listen 127.0.0.1:2121 \
+	  -password-file $(DEMO)/password -ready-file $(DEMO)/ready >$(DEMO)/server.log 2>&1 & echo $$! >$(DEMO)/server.pid
+	@for i in $$(seq 100); do [ -s $(DEMO)/ready ] && break; sleep 0.1; done; \
+	  [ -s $(DEMO)/ready ] || { echo "the demo server did not start:"; cat $(DEMO)/server.log; exit 1; }
+	@set -e; url=$$(cut -d' ' -f1 $(DEMO)/ready); fp=$$(cut -d' ' -f2 $(DEMO)/ready); \
+	  echo "\$$ ftpsfs $$url $(DEMO)/mnt -o password_file=$(DEMO)/password,fingerprint=$$fp"; \
+	  $(BIN) "$$url" $(DEMO)/mnt -o password_file=$(DEMO)/password,fingerprint=$$fp; \
+	  echo "\$$ ls -la $(DEMO)/mnt"; ls -la $(DEMO)/mnt; \
+	  echo "\$$ cat $(DEMO)/mnt/README.txt"; cat $(DEMO)/mnt/README.txt; \
+	  echo; echo "Mounted at $(DEMO)/mnt. Explore it with any program; when done: make demo-stop"
+
+demo-stop:
+	-@mountpoint -q $(DEMO)/mnt && umount $(DEMO)/mnt || fusermount3 -u $(DEMO)/mnt 2>/dev/null || true
+	-@[ -f $(DEMO)/server.pid ] && kill $$(cat $(DEMO)/server.pid) 2>/dev/null; rm -f $(DEMO)/server.pid
+	@echo "demo stopped"
+
+clean:
+	rm -rf bin $(DEMO)
