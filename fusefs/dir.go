@@ -67,7 +67,14 @@ func (d *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	if err != nil {
 		return nil, toErrno(d.fsys.log, "readdir", dir, err)
 	}
-	entries := make([]fuse.DirEntry, 0, len(l.Names))
+	entries := make([]fuse.DirEntry, 0, len(l.Names)+2)
+	// The kernel does not add "." and ".."; ls -a and some programs expect them.
+	self := d.StableAttr().Ino
+	parent := self
+	if _, p := d.Parent(); p != nil {
+		parent = p.StableAttr().Ino
+	}
+	entries = append(entries, fuse.DirEntry{Name: ".", Mode: syscall.S_IFDIR, Ino: self}, fuse.DirEntry{Name: "..", Mode: syscall.S_IFDIR, Ino: parent})
 	for _, name := range l.Names {
 		fi := l.Entries[name]
 		typ := fileType(fi)

@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -59,6 +61,9 @@ func TestBrowseAndRead(t *testing.T) {
 	}
 	if want := []string{"a.txt", "empty", "link", "sub", "with space #%é"}; !equal(names, want) {
 		t.Errorf("readdir %q, want %q", names, want)
+	}
+	if out, err := exec.Command("ls", "-a", mnt).Output(); err != nil || !strings.HasPrefix(string(out), ".\n..\n") {
+		t.Errorf("ls -a does not start with . and ..: %q %v", out, err)
 	}
 	if got, err := os.ReadFile(filepath.Join(mnt, "a.txt")); err != nil || string(got) != "hello\n" {
 		t.Errorf("a.txt: %q %v", got, err)

@@ -134,7 +134,7 @@ func writeFile(path string, data []byte, mode os.FileMode) error {
 // enough to take several reads, and a name that needs quoting and UTF-8.
 func writeSamples(root string) error {
 	readme := "This directory is served by ftpsfs-testserver.\n" +
-		"Files you write through the mount appear here.\n"
+		"Every program reads it through the mount as if it were local.\n"
 	if err := os.WriteFile(filepath.Join(root, "README.txt"), []byte(readme), 0o644); err != nil {
 		return err
 	}
