@@ -184,3 +184,21 @@ func TestMountOptionsApply(t *testing.T) {
 		t.Errorf("mountinfo lacks ro, allow_other or noatime: %s", opts)
 	}
 }
+
+// TestIPv6Literal mounts ftpes://user@[::1]:port/.
+func TestIPv6Literal(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "v6.txt"), []byte("six\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := testserver.StartEmbedded(testserver.EmbeddedOptions{Root: root, RequireReuse: true, Listen: "[::1]:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	url := "ftpes://test@[::1]:" + strconv.Itoa(srv.Port) + "/"
+	m := mountForeground(t, url, []string{"FTPSFS_PASSWORD=secret"}, "fingerprint="+testserver.FingerprintOption(srv.Opts.Cert.Fingerprint))
+	if got := run(t, "cat", filepath.Join(m.Dir, "v6.txt")); got != "six\n" {
+		t.Errorf("cat over IPv6: %q", got)
+	}
+}

@@ -29,6 +29,9 @@ func TestReadThroughMount(t *testing.T) {
 			t.Run("dd", func(t *testing.T) { checkRandomReads(t, m, s) })
 			t.Run("concurrent", func(t *testing.T) { checkConcurrent(t, m, s) })
 			t.Run("symlink", func(t *testing.T) { checkSymlink(t, m, s) })
+			if s.TLSVersion != "" {
+				t.Run("tls", func(t *testing.T) { checkVsftpdTLS(t, s) })
+			}
 		})
 	}
 }
@@ -175,5 +178,37 @@ func checkSymlink(t *testing.T, m *mounted, s *server) {
 	}
 	if got, err := os.ReadFile(p); err != nil || string(got) != "1" {
 		t.Errorf("reading through the symlink: %q %v", got, err)
+	}
+}
+
+// checkVsftpdTLS reads vsftpd's debug_ssl lines: every connection used the
+// expected TLS version, and every data connection resumed the control
+// connection's session (vsftpd would have refused it otherwise, with 522).
+func checkVsftpdTLS(t *testing.T, s *server) {
+	log := s.Log()
+	var versions, reused, fresh int
+	for _, line := range strings.Split(log, "\n") {
+		if !strings.Contains(line, "SSL version: ") {
+			continue
+		}
+		versions++
+		if !strings.Contains(line, "SSL version: "+s.TLSVersion+",") {
+			t.Errorf("connection not on %s: %s", s.TLSVersion, line)
+		}
+		if strings.Contains(line, "not reused") {
+			fresh++
+		} else if strings.Contains(line, "reused") {
+			reused++
+		}
+	}
+	if reused == 0 {
+		t.Errorf("no data connection resumed a TLS session (%d handshakes logged)", versions)
+	}
+	// Each control connection does one full handshake; the pool holds at most 4.
+	if fresh > 4 {
+		t.Errorf("%d full handshakes: data connections are not resuming", fresh)
+	}
+	if strings.Contains(log, "522") {
+		t.Errorf("vsftpd refused a data connection with 522")
 	}
 }

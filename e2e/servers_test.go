@@ -20,6 +20,9 @@ type server struct {
 	Pass string
 	Cert *testserver.KeyPair
 	Fx   *fixture
+	// TLSVersion is what vsftpd must log for every connection ("" for the
+	// embedded server, which logs nothing of the kind).
+	TLSVersion string
 }
 
 type serverKind struct {
@@ -32,6 +35,12 @@ var serverKinds = []serverKind{
 	{"embedded-implicit", func(t *testing.T, root string) *server { return startEmbedded(t, root, true) }},
 	{"vsftpd-explicit", func(t *testing.T, root string) *server { return startVsftpd(t, root, false) }},
 	{"vsftpd-implicit", func(t *testing.T, root string) *server { return startVsftpd(t, root, true) }},
+	{"vsftpd-explicit-tls1.2", func(t *testing.T, root string) *server {
+		s := startVsftpd(t, root, false)
+		s.Opts = append(s.Opts, "tls_max=1.2")
+		s.TLSVersion = "TLSv1.2"
+		return s
+	}},
 }
 
 func startEmbedded(t *testing.T, root string, implicit bool) *server {
@@ -81,7 +90,7 @@ func startVsftpd(t *testing.T, root string, implicit bool) *server {
 		URL:  fmt.Sprintf("%s://%s@%s/", scheme, v.User, v.Addr),
 		Env:  []string{"FTPSFS_PASSWORD=" + v.Password},
 		Opts: []string{"fingerprint=" + testserver.FingerprintOption(v.Cert.Fingerprint)},
-		List: "LIST", Log: v.Log, Pass: v.Password, Cert: v.Cert,
+		List: "LIST", Log: v.Log, Pass: v.Password, Cert: v.Cert, TLSVersion: "TLSv1.3",
 	}
 }
 

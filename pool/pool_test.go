@@ -259,3 +259,24 @@ func TestServerThatNeverGreetsTimesOut(t *testing.T) {
 		t.Errorf("error %v is not a DialError", err)
 	}
 }
+
+func TestIdleConnectionCheckedBeforeUse(t *testing.T) {
+	srv, _ := startServer(t, testserver.EmbeddedOptions{})
+	p := newPool(t, srv, func(c *Config) { c.IdleCheck = time.Millisecond })
+	if _, err := p.List(ctxT(t), "/"); err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	for _, c := range p.idle {
+		_ = c.raw.Close() // dropped while idle, as an idle timeout would
+	}
+	p.mu.Unlock()
+	time.Sleep(5 * time.Millisecond)
+	if _, err := p.List(ctxT(t), "/"); err != nil {
+		t.Fatalf("List after an idle connection died: %v", err)
+	}
+	// The NOOP check caught it before the operation ran: no retry needed.
+	if r, d := p.Metrics.Retries.Load(), p.Metrics.Discards.Load(); r != 0 || d != 1 {
+		t.Errorf("retries %d, discards %d; want 0 and 1", r, d)
+	}
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/ftpsfs/ftpsfs/pool"
+)
+
+func TestUserMessageIsOneLine(t *testing.T) {
+	cases := []struct {
+		err  error
+		want string
+	}{
+		{&pool.DialError{Addr: "h:21", Err: fmt.Errorf("dial tcp: %w", syscall.ECONNREFUSED)}, "cannot connect to h:21: connection refused"},
+		{errors.Join(errors.New("first"), errors.New("second")), "first; second"},
+		{errors.New("plain"), "plain"},
+	}
+	for _, c := range cases {
+		got := userMessage(c.err)
+		if strings.Contains(got, "\n") || !strings.HasPrefix(got, c.want) {
+			t.Errorf("userMessage(%v) = %q, want prefix %q on one line", c.err, got, c.want)
+		}
+	}
+}
+
+func TestWithoutPasswordStripsTheSecret(t *testing.T) {
+	env := withoutPassword([]string{"HOME=/root", "FTPSFS_PASSWORD=s3cret", daemonEnv + "=1", "PATH=/bin"})
+	if got := strings.Join(env, " "); strings.Contains(got, "s3cret") || strings.Contains(got, daemonEnv) || !strings.Contains(got, "PATH=/bin") {
+		t.Errorf("withoutPassword: %q", got)
+	}
+}
+
+func TestUsageErrorsExitTwo(t *testing.T) {
+	var out, errOut bytes.Buffer
+	for _, argv := range [][]string{
+		{},
+		{"--bogus"},
+		{"ftps://h/", "/mnt", "-o", "nonsense"},
+		{"gopher://h/", "/mnt"},
+	} {
+		out.Reset()
+		errOut.Reset()
+		if code := run(argv, &out, &errOut); code != exitUsage {
+			t.Errorf("%q: exit %d, want %d (%s)", argv, code, exitUsage, errOut.String())
+		}
+		if lines := strings.Count(errOut.String(), "\n"); lines != 1 {
+			t.Errorf("%q: %d lines on stderr: %q", argv, lines, errOut.String())
+		}
+	}
+}
+
+func TestHelpListsEveryGroup(t *testing.T) {
+	var out bytes.Buffer
+	if code := run([]string{"--help"}, &out, &out); code != 0 {
+		t.Fatalf("--help exit %d", code)
+	}
+	for _, g := range groupTitles {
+		if !strings.Contains(out.String(), g.title+" options:") {
+			t.Errorf("--help lacks the %s group", g.title)
+		}
+	}
+}
