@@ -19,11 +19,12 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/ftpsfs
 
 # deps installs what the tests and the demo need on Debian: fuse3 always,
-# vsftpd for the tests. As root it installs them; otherwise it says what to run.
+# vsftpd and rsync for the tests. As root it installs them; otherwise it says what to run.
 deps:
 	@missing=""; \
 	command -v fusermount3 >/dev/null 2>&1 || missing="$$missing fuse3"; \
 	[ -x /usr/sbin/vsftpd ] || missing="$$missing vsftpd"; \
+	command -v rsync >/dev/null 2>&1 || missing="$$missing rsync"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing:$$missing"; \

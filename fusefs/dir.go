@@ -43,6 +43,9 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	if ch := d.GetChild(name); ch != nil && ch.StableAttr().Mode == typ {
 		if fn, ok := ch.Operations().(*fileNode); ok {
 			fn.setInfo(fi)
+			if local, ok := fn.localInfo(); ok {
+				d.fsys.fillAttr(p, local, &out.Attr) // unsaved changes win
+			}
 		}
 		return ch, 0
 	}
@@ -115,5 +118,5 @@ func (d *dirNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno
 }
 
 func (d *dirNode) Access(ctx context.Context, mask uint32) syscall.Errno {
-	return readOnlyAccess(mask)
+	return d.fsys.access(mask)
 }

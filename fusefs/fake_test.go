@@ -22,6 +22,9 @@ type fakeRemote struct {
 	opens    atomic.Int64
 	readErr  error // returned by every ReadAt when set
 	truncate int   // when > 0, ReadAt serves only this many bytes of any file
+	storeErr error // returned by every Store when set
+	mtimes   map[string]time.Time
+	stores   atomic.Int64
 }
 
 type fakeInfo struct {
@@ -29,18 +32,24 @@ type fakeInfo struct {
 	size   int64
 	mode   fs.FileMode
 	target string
+	mtime  time.Time
 }
 
-func (f fakeInfo) Name() string       { return f.name }
-func (f fakeInfo) Size() int64        { return f.size }
-func (f fakeInfo) Mode() fs.FileMode  { return f.mode }
-func (f fakeInfo) ModTime() time.Time { return time.Unix(1700000000, 0) }
+func (f fakeInfo) Name() string      { return f.name }
+func (f fakeInfo) Size() int64       { return f.size }
+func (f fakeInfo) Mode() fs.FileMode { return f.mode }
+func (f fakeInfo) ModTime() time.Time {
+	if f.mtime.IsZero() {
+		return time.Unix(1700000000, 0)
+	}
+	return f.mtime
+}
 func (f fakeInfo) IsDir() bool        { return f.mode.IsDir() }
 func (f fakeInfo) Sys() any           { return nil }
 func (f fakeInfo) LinkTarget() string { return f.target }
 
 func newFakeRemote() *fakeRemote {
-	return &fakeRemote{files: map[string][]byte{}, links: map[string]string{}}
+	return &fakeRemote{files: map[string][]byte{}, links: map[string]string{}, mtimes: map[string]time.Time{}}
 }
 
 func (r *fakeRemote) add(p string, data []byte) {
@@ -71,7 +80,7 @@ func (r *fakeRemote) List(ctx context.Context, dir string) ([]fs.FileInfo, error
 		if name, isDir := strings.CutSuffix(rest, "/"); isDir && !strings.Contains(name, "/") {
 			out = append(out, fakeInfo{name: name, mode: fs.ModeDir | 0o755})
 		} else if !strings.Contains(rest, "/") {
-			out = append(out, fakeInfo{name: rest, size: int64(len(data)), mode: 0o644})
+			out = append(out, fakeInfo{name: rest, size: int64(len(data)), mode: 0o644, mtime: r.mtimes[p]})
 		}
 	}
 	for p, target := range r.links {
@@ -119,3 +128,86 @@ func (f *fakeReader) ReadAt(ctx context.Context, buf []byte, off int64) (int, er
 func (f *fakeReader) Close() error { return nil }
 
 var errInjected = errors.New("injected failure")
+
+func (r *fakeRemote) Store(ctx context.Context, p string, src io.ReaderAt, size int64) error {
+	r.stores.Add(1)
+	data := make([]byte, size)
+	if _, err := src.ReadAt(data, 0); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.storeErr != nil {
+		return r.storeErr
+	}
+	if _, ok := r.files[path.Dir(p)+"/"]; !ok && path.Dir(p) != "/" {
+		return fs.ErrNotExist
+	}
+	r.files[p] = data
+	r.mtimes[p] = time.Now()
+	return nil
+}
+
+func (r *fakeRemote) Rename(ctx context.Context, from, to string, replace bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if data, ok := r.files[from]; ok {
+		delete(r.files, from)
+		r.files[to] = data
+		r.mtimes[to] = r.mtimes[from]
+		return nil
+	}
+	if _, ok := r.files[from+"/"]; !ok {
+		return fs.ErrNotExist
+	}
+	for p, data := range r.files {
+		if rest, ok := strings.CutPrefix(p, from+"/"); ok {
+			delete(r.files, p)
+			r.files[to+"/"+rest] = data
+		}
+	}
+	return nil
+}
+
+func (r *fakeRemote) Delete(ctx context.Context, p string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.files[p]; !ok {
+		return fs.ErrNotExist
+	}
+	delete(r.files, p)
+	return nil
+}
+
+func (r *fakeRemote) MakeDir(ctx context.Context, dir string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.files[dir+"/"] = nil
+	return nil
+}
+
+func (r *fakeRemote) RemoveDir(ctx context.Context, dir string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for p := range r.files {
+		if strings.HasPrefix(p, dir+"/") && p != dir+"/" {
+			return fs.ErrPermission
+		}
+	}
+	delete(r.files, dir+"/")
+	return nil
+}
+
+func (r *fakeRemote) SetTime(ctx context.Context, p string, t time.Time) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.mtimes[p] = t
+	return nil
+}
+
+func (r *fakeRemote) content(p string) ([]byte, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	data, ok := r.files[p]
+	return data, ok
+}

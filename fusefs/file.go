@@ -5,24 +5,35 @@ import (
 	"io/fs"
 	"sync"
 	"syscall"
+	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
 // fileNode is a regular remote file.
+//
+// Locking: ioMu serialises loading, writing, truncating and uploading the
+// spool (so an upload never sends a file half-way through a write); mu
+// guards the fields below it and is never held across the network.
 type fileNode struct {
 	gofs.Inode
 	fsys *FS
 
+	ioMu sync.Mutex
+
 	mu         sync.Mutex
 	info       fs.FileInfo // as last listed
 	openedVers string      // content version at the last open, for FOPEN_KEEP_CACHE
+	w          *spool      // local copy while the file is written
+	writers    int         // open handles that may write
+	unlinked   bool        // removed through the mount: never upload again
 }
 
 var (
 	_ = (gofs.NodeOpener)((*fileNode)(nil))
 	_ = (gofs.NodeGetattrer)((*fileNode)(nil))
+	_ = (gofs.NodeSetattrer)((*fileNode)(nil))
 	_ = (gofs.NodeAccesser)((*fileNode)(nil))
 )
 
@@ -46,11 +57,30 @@ func (n *fileNode) refresh(ctx context.Context) (string, fs.FileInfo, syscall.Er
 	return p, fi, 0
 }
 
+// localInfo describes the spool while it holds changes the server lacks.
+func (n *fileNode) localInfo() (fs.FileInfo, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.w == nil || !n.w.loaded || !n.w.dirty {
+		return nil, false
+	}
+	mtime := n.w.wrote
+	if n.w.mtime != nil {
+		mtime = *n.w.mtime
+	}
+	return localEntry{name: n.info.Name(), size: n.w.size, mode: n.info.Mode(), mtime: mtime}, true
+}
+
 func (n *fileNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	if h, ok := fh.(*handle); ok {
+	p := n.fsys.remotePath(&n.Inode)
+	if fi, ok := n.localInfo(); ok {
+		n.fsys.fillAttr(p, fi, &out.Attr)
+		return 0
+	}
+	if h, ok := fh.(*handle); ok && !h.writable {
 		// An open file keeps the size it was opened with, so a reader never
 		// sees the file shrink under it.
-		n.fsys.fillAttr(h.path, h.info, &out.Attr)
+		n.fsys.fillAttr(p, h.info, &out.Attr)
 		return 0
 	}
 	ctx, cancel := n.fsys.opContext(ctx)
@@ -64,26 +94,63 @@ func (n *fileNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.At
 }
 
 func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
-	if flags&syscall.O_ACCMODE != syscall.O_RDONLY || flags&syscall.O_TRUNC != 0 {
+	writable := flags&syscall.O_ACCMODE != syscall.O_RDONLY
+	trunc := flags&syscall.O_TRUNC != 0 && writable
+	if (writable || trunc) && n.fsys.cfg.ReadOnly {
 		return nil, 0, syscall.EROFS
 	}
 	ctx, cancel := n.fsys.opContext(ctx)
 	defer cancel()
 	p, fi, errno := n.refresh(ctx)
+	if errno == syscall.ENOENT {
+		// Created through this mount and not listed yet, or listed stale.
+		if local, ok := n.localInfo(); ok {
+			fi, errno = local, 0
+		}
+	}
 	if errno != 0 {
 		return nil, 0, errno
+	}
+	h := n.fsys.newHandle(n, p, fi, writable)
+	if writable {
+		if errno := n.addWriter(trunc); errno != 0 {
+			return nil, 0, errno
+		}
 	}
 	v := version(fi)
 	var fuseFlags uint32
 	n.mu.Lock()
-	if n.openedVers == v {
+	if n.openedVers == v && n.w == nil {
 		fuseFlags |= fuse.FOPEN_KEEP_CACHE // unchanged since the kernel cached it
 	}
 	n.openedVers = v
 	n.mu.Unlock()
-	return n.fsys.newHandle(p, fi), fuseFlags, 0
+	return h, fuseFlags, 0
+}
+
+// addWriter makes sure the node has a spool for a new writable handle.
+func (n *fileNode) addWriter(trunc bool) syscall.Errno {
+	n.ioMu.Lock()
+	defer n.ioMu.Unlock()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.w == nil {
+		s, err := newSpool(n.fsys.cfg.SpoolDir)
+		if err != nil {
+			return toErrno(n.fsys.log, "open", n.info.Name(), err)
+		}
+		n.w = s
+	}
+	n.writers++
+	if trunc {
+		n.truncateLocked(0)
+	}
+	return 0
 }
 
 func (n *fileNode) Access(ctx context.Context, mask uint32) syscall.Errno {
-	return readOnlyAccess(mask)
+	return n.fsys.access(mask)
 }
+
+// now is the time local changes are stamped with.
+func now() time.Time { return time.Now().UTC() }

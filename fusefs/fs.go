@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"path"
+	"strings"
 	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -19,8 +20,10 @@ type Config struct {
 	Umask     uint32 // applied to the modes the listing implies
 	BlockSize int    // bytes fetched and cached per block; default 1 MiB
 	// Timeout bounds the wait for a connection and any one remote operation.
-	Timeout time.Duration
-	Logger  *slog.Logger
+	Timeout  time.Duration
+	ReadOnly bool   // refuse every change with EROFS
+	SpoolDir string // where written files are staged; "" is os.TempDir()
+	Logger   *slog.Logger
 }
 
 // FS is one mounted remote tree.
@@ -31,6 +34,7 @@ type FS struct {
 	cfg     Config
 	log     *slog.Logger
 	mounted time.Time
+	times   exactTimes
 }
 
 // New builds the tree; Root() is handed to go-fuse.
@@ -69,11 +73,37 @@ func (f *FS) opContext(ctx context.Context) (context.Context, context.CancelFunc
 	return context.WithTimeout(ctx, f.cfg.Timeout)
 }
 
-// listing returns dir's entries, from the cache when it is fresh.
+// listing returns dir's entries, from the cache when it is fresh. Our own
+// upload files are left out, and times this mount set are shown exactly.
 func (f *FS) listing(ctx context.Context, dir string) (*cache.Listing, error) {
 	return f.dirs.Get(ctx, dir, func(ctx context.Context) ([]fs.FileInfo, error) {
-		return f.remote.List(ctx, dir)
+		entries, err := f.remote.List(ctx, dir)
+		if err != nil {
+			return nil, err
+		}
+		out := entries[:0]
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), uploadPrefix) {
+				continue
+			}
+			out = append(out, f.times.refine(path.Join(dir, e.Name()), e))
+		}
+		return out, nil
 	})
+}
+
+// uploadPrefix starts the names uploads go to before they are renamed over
+// their target; listings through the mount never show them.
+const uploadPrefix = ".ftpsfs-upload-"
+
+// setEntry records a local change in dir's cached listing, if there is one.
+func (f *FS) setEntry(dir string, fi fs.FileInfo) {
+	f.dirs.Update(dir, func(m map[string]fs.FileInfo) { m[fi.Name()] = fi })
+}
+
+// dropEntry removes name from dir's cached listing, if there is one.
+func (f *FS) dropEntry(dir, name string) {
+	f.dirs.Update(dir, func(m map[string]fs.FileInfo) { delete(m, name) })
 }
 
 // entry returns the listing entry of the node at p (never the root).

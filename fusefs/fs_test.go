@@ -18,12 +18,17 @@ import (
 
 // mount mounts the fake remote for real in a temporary directory.
 func mount(t *testing.T, r *fakeRemote) string {
+	return mountWith(t, r, false)
+}
+
+func mountWith(t *testing.T, r *fakeRemote, readOnly bool) string {
 	t.Helper()
 	dir := t.TempDir()
 	fsys := New(r, cache.NewDirs(time.Minute, 100, nil), cache.NewBlocks(64<<20), Config{
 		Root: "/", UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), BlockSize: 64 << 10, Timeout: 5 * time.Second,
+		ReadOnly: readOnly, SpoolDir: t.TempDir(),
 	})
-	server, err := Mount(dir, fsys, MountConfig{FSName: "fake", AttrTimeout: time.Second, EntryTimeout: time.Second})
+	server, err := Mount(dir, fsys, MountConfig{FSName: "fake", AttrTimeout: time.Second, EntryTimeout: time.Second, ReadOnly: readOnly})
 	if err != nil {
 		t.Fatalf("mount failed (is /dev/fuse there, and fuse3 installed? apt-get install fuse3): %v", err)
 	}
@@ -192,7 +197,7 @@ func TestReadErrorsAreErrors(t *testing.T) {
 func TestWritesRefusedReadOnly(t *testing.T) {
 	r := newFakeRemote()
 	r.add("/f", []byte("x"))
-	mnt := mount(t, r)
+	mnt := mountWith(t, r, true)
 	checks := map[string]error{}
 	_, checks["create"] = os.Create(filepath.Join(mnt, "new"))
 	_, checks["open for write"] = os.OpenFile(filepath.Join(mnt, "f"), os.O_WRONLY, 0)

@@ -20,15 +20,18 @@ import (
 // reopening: the kernel issues readahead out of order.
 const forwardSkipBlocks = 8
 
-// handle is one open file. Reads go through the block cache; misses are
-// filled from this handle's own remote stream.
+// handle is one open file. Reads go through the node's spool when it holds
+// the file, else through the block cache, whose misses are filled from this
+// handle's own remote stream. Writes go to the node's spool.
 type handle struct {
-	fsys   *FS
-	path   string
-	info   fs.FileInfo // as listed at open
-	ver    string
-	size   int64
-	reader RemoteReader
+	fsys     *FS
+	node     *fileNode
+	path     string      // at open; the node's current path is used for uploads
+	info     fs.FileInfo // as listed at open
+	ver      string
+	size     int64
+	writable bool
+	reader   RemoteReader
 
 	fillMu    sync.Mutex // one fill at a time on this handle's stream
 	nextBlock int64      // the block the stream will yield next
@@ -36,14 +39,21 @@ type handle struct {
 
 var (
 	_ = (gofs.FileReader)((*handle)(nil))
+	_ = (gofs.FileWriter)((*handle)(nil))
+	_ = (gofs.FileFlusher)((*handle)(nil))
+	_ = (gofs.FileFsyncer)((*handle)(nil))
 	_ = (gofs.FileReleaser)((*handle)(nil))
 )
 
-func (f *FS) newHandle(p string, fi fs.FileInfo) *handle {
-	return &handle{fsys: f, path: p, info: fi, ver: version(fi), size: fi.Size(), reader: f.remote.OpenReader(p), nextBlock: -1}
+func (f *FS) newHandle(n *fileNode, p string, fi fs.FileInfo, writable bool) *handle {
+	return &handle{fsys: f, node: n, path: p, info: fi, ver: version(fi), size: fi.Size(), writable: writable,
+		reader: f.remote.OpenReader(p), nextBlock: -1}
 }
 
 func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if res, ok, errno := h.node.readSpool(dest, off); ok {
+		return res, errno
+	}
 	if off >= h.size || len(dest) == 0 {
 		return fuse.ReadResultData(nil), 0
 	}
@@ -120,7 +130,35 @@ func (h *handle) fail(err error) syscall.Errno {
 	return toErrno(h.fsys.log, "read", h.path, err)
 }
 
+func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	if !h.writable {
+		return 0, syscall.EBADF
+	}
+	ctx, cancel := h.fsys.opContext(ctx)
+	defer cancel()
+	return h.node.write(ctx, data, off)
+}
+
+// Flush runs on every close(): its result is what close() returns, so the
+// upload happens here.
+func (h *handle) Flush(ctx context.Context) syscall.Errno {
+	if !h.writable {
+		return 0
+	}
+	return h.node.upload(ctx)
+}
+
+func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
+	if !h.writable {
+		return 0
+	}
+	return h.node.upload(ctx)
+}
+
 func (h *handle) Release(ctx context.Context) syscall.Errno {
 	_ = h.reader.Close()
+	if h.writable {
+		h.node.releaseWriter(ctx)
+	}
 	return 0
 }

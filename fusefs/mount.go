@@ -52,6 +52,12 @@ func Mount(dir string, f *FS, mc MountConfig) (*fuse.Server, error) {
 			DirectMount:  true, // as root, mount(2) directly; otherwise fusermount3
 			Debug:        mc.Debug,
 			Logger:       trace,
+			// FTP has no extended attributes; ENOSYS makes the kernel answer
+			// EOPNOTSUPP, which cp -p and rsync -a accept (ENODATA they do not).
+			DisableXAttrs: true,
+			// O_TRUNC arrives with OPEN instead of as a separate truncate,
+			// which would cost an extra upload for every "> file".
+			ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC,
 		},
 	})
 }

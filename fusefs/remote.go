@@ -2,7 +2,9 @@ package fusefs
 
 import (
 	"context"
+	"io"
 	"io/fs"
+	"time"
 )
 
 // Remote is what the filesystem needs from the server.
@@ -11,6 +13,16 @@ type Remote interface {
 	List(ctx context.Context, dir string) ([]fs.FileInfo, error)
 	// OpenReader returns a reader of one file; nothing is sent until it is read.
 	OpenReader(path string) RemoteReader
+	// Store replaces path with size bytes of src, returning only once the
+	// server confirmed all of them.
+	Store(ctx context.Context, path string, src io.ReaderAt, size int64) error
+	// Rename moves from to to; replace allows replacing an existing file.
+	Rename(ctx context.Context, from, to string, replace bool) error
+	Delete(ctx context.Context, path string) error
+	MakeDir(ctx context.Context, dir string) error
+	RemoveDir(ctx context.Context, dir string) error
+	// SetTime sets a file's modification time.
+	SetTime(ctx context.Context, path string, t time.Time) error
 }
 
 // RemoteReader reads one remote file at offsets, sequentially when it can.

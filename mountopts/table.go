@@ -122,6 +122,10 @@ var table = []option{
 			return err
 		}},
 
+	{name: "spool_dir", arg: "PATH", def: "system temp dir", group: "cache",
+		help:  "where written files are staged before they are uploaded",
+		value: func(st *state, v string) error { st.cfg.SpoolDir = v; return nil }},
+
 	// fuse
 	{name: "ro", group: "fuse", help: "mount read-only",
 		boolean: func(st *state, on bool) { st.cfg.ReadOnly = on }},

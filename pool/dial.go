@@ -90,6 +90,8 @@ func (d *dialer) dial(ctx context.Context) (*conn, error) {
 	opts := []ftp.DialOption{
 		ftp.DialWithDialFunc(dialFunc),
 		ftp.DialWithDisabledEPSV(false),
+		// vsftpd has no MFMT; it sets times with "MDTM time path".
+		ftp.DialWithWritingMDTM(true),
 	}
 	switch d.cfg.Mode {
 	case Explicit:

@@ -47,12 +47,14 @@ func serve(mountPoint string, cfg *mountopts.Config, stderr io.Writer) (int, err
 	}
 
 	fsys := fusefs.New(remote{p}, cache.NewDirs(cfg.DirCacheTTL, 10000, nil), cache.NewBlocks(cfg.CacheSize), fusefs.Config{
-		Root:    cfg.Root,
-		UID:     uint32(ownerID(cfg.UID, os.Getuid())),
-		GID:     uint32(ownerID(cfg.GID, os.Getgid())),
-		Umask:   cfg.Umask,
-		Timeout: cfg.Timeout,
-		Logger:  log,
+		Root:     cfg.Root,
+		UID:      uint32(ownerID(cfg.UID, os.Getuid())),
+		GID:      uint32(ownerID(cfg.GID, os.Getgid())),
+		Umask:    cfg.Umask,
+		Timeout:  cfg.Timeout,
+		ReadOnly: cfg.ReadOnly,
+		SpoolDir: cfg.SpoolDir,
+		Logger:   log,
 	})
 	server, err := fusefs.Mount(mountPoint, fsys, fusefs.MountConfig{
 		FSName:             cfg.FSName,

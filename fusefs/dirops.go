@@ -1,0 +1,265 @@
+package fusefs
+
+import (
+	"context"
+	"io/fs"
+	"path"
+	"strings"
+	"syscall"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+var (
+	_ = (gofs.NodeCreater)((*dirNode)(nil))
+	_ = (gofs.NodeMkdirer)((*dirNode)(nil))
+	_ = (gofs.NodeMknoder)((*dirNode)(nil))
+	_ = (gofs.NodeUnlinker)((*dirNode)(nil))
+	_ = (gofs.NodeRmdirer)((*dirNode)(nil))
+	_ = (gofs.NodeRenamer)((*dirNode)(nil))
+	_ = (gofs.NodeSymlinker)((*dirNode)(nil))
+	_ = (gofs.NodeLinker)((*dirNode)(nil))
+	_ = (gofs.NodeSetattrer)((*dirNode)(nil))
+)
+
+// access refuses writes on a read-only mount; everything else is left to
+// the server (and to the kernel with default_permissions).
+func (f *FS) access(mask uint32) syscall.Errno {
+	const wOK = 2
+	if mask&wOK != 0 && f.cfg.ReadOnly {
+		return syscall.EROFS
+	}
+	return 0
+}
+
+// changeName checks a name a change would create: our own upload prefix is
+// reserved, and names FTP cannot carry are refused.
+func (d *dirNode) changeName(name string) syscall.Errno {
+	if d.fsys.cfg.ReadOnly {
+		return syscall.EROFS
+	}
+	if strings.HasPrefix(name, uploadPrefix) || strings.ContainsAny(name, "\r\n") {
+		return syscall.EINVAL
+	}
+	return 0
+}
+
+// Create makes the file on the server at once (an empty STOR), so other
+// clients see it as they would with sshfs; the content follows on close.
+func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	if errno := d.changeName(name); errno != 0 {
+		return nil, nil, 0, errno
+	}
+	ctx, cancel := d.fsys.opContext(ctx)
+	defer cancel()
+	dir := d.fsys.remotePath(&d.Inode)
+	p := path.Join(dir, name)
+	if err := d.fsys.remote.Store(ctx, p, strings.NewReader(""), 0); err != nil {
+		return nil, nil, 0, toErrno(d.fsys.log, "create", p, err)
+	}
+	fi := localEntry{name: name, mode: 0o644, mtime: now()}
+	d.fsys.setEntry(dir, fi)
+	d.fsys.blocks.InvalidatePath(p)
+	d.fsys.times.forget(p)
+	d.fsys.fillAttr(p, fi, &out.Attr)
+	node := &fileNode{fsys: d.fsys, info: fi}
+	ch := d.NewInode(ctx, node, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: out.Attr.Ino})
+	if fn, ok := ch.Operations().(*fileNode); ok {
+		node = fn // the kernel already knew this inode number
+		node.setInfo(fi)
+	}
+	if errno := node.addWriter(true); errno != 0 {
+		return nil, nil, 0, errno
+	}
+	node.mu.Lock()
+	node.w.dirty = false // the server has this empty file already
+	node.mu.Unlock()
+	return ch, d.fsys.newHandle(node, p, fi, true), 0, 0
+}
+
+func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if errno := d.changeName(name); errno != 0 {
+		return nil, errno
+	}
+	ctx, cancel := d.fsys.opContext(ctx)
+	defer cancel()
+	dir := d.fsys.remotePath(&d.Inode)
+	p := path.Join(dir, name)
+	if err := d.fsys.remote.MakeDir(ctx, p); err != nil {
+		return nil, d.existsOr(ctx, dir, name, toErrno(d.fsys.log, "mkdir", p, err))
+	}
+	fi := localEntry{name: name, mode: fs.ModeDir | 0o755, mtime: now()}
+	d.fsys.setEntry(dir, fi)
+	d.fsys.dirs.InvalidateTree(p)
+	d.fsys.fillAttr(p, fi, &out.Attr)
+	return d.NewInode(ctx, &dirNode{fsys: d.fsys}, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: out.Attr.Ino}), 0
+}
+
+// existsOr turns a refused creation into EEXIST when the name is taken:
+// servers answer 550 for both.
+func (d *dirNode) existsOr(ctx context.Context, dir, name string, errno syscall.Errno) syscall.Errno {
+	d.fsys.dirs.Invalidate(dir)
+	if l, err := d.fsys.listing(ctx, dir); err == nil {
+		if _, taken := l.Lookup(name); taken {
+			return syscall.EEXIST
+		}
+	}
+	return errno
+}
+
+func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
+	if d.fsys.cfg.ReadOnly {
+		return syscall.EROFS
+	}
+	ctx, cancel := d.fsys.opContext(ctx)
+	defer cancel()
+	dir := d.fsys.remotePath(&d.Inode)
+	p := path.Join(dir, name)
+	if err := d.fsys.remote.Delete(ctx, p); err != nil {
+		return toErrno(d.fsys.log, "unlink", p, err)
+	}
+	if ch := d.GetChild(name); ch != nil {
+		if fn, ok := ch.Operations().(*fileNode); ok {
+			fn.mu.Lock()
+			fn.unlinked = true // an open handle must not bring it back
+			fn.mu.Unlock()
+		}
+	}
+	d.fsys.dropEntry(dir, name)
+	d.fsys.blocks.InvalidatePath(p)
+	d.fsys.times.forget(p)
+	return 0
+}
+
+func (d *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
+	if d.fsys.cfg.ReadOnly {
+		return syscall.EROFS
+	}
+	ctx, cancel := d.fsys.opContext(ctx)
+	defer cancel()
+	dir := d.fsys.remotePath(&d.Inode)
+	p := path.Join(dir, name)
+	// Servers refuse a non-empty RMD with a bare 550; look first, so the
+	// caller gets ENOTEMPTY (rm -r and rmdir rely on it).
+	d.fsys.dirs.Invalidate(p)
+	l, err := d.fsys.listing(ctx, p)
+	if err != nil {
+		return toErrno(d.fsys.log, "rmdir", p, err)
+	}
+	if len(l.Names) > 0 {
+		return syscall.ENOTEMPTY
+	}
+	if err := d.fsys.remote.RemoveDir(ctx, p); err != nil {
+		return toErrno(d.fsys.log, "rmdir", p, err)
+	}
+	d.fsys.dropEntry(dir, name)
+	d.fsys.dirs.InvalidateTree(p)
+	return 0
+}
+
+// Rename uses RNFR/RNTO. Replacing an existing file is atomic where the
+// server's rename is (vsftpd, proftpd, ftpserverlib); servers that refuse it
+// get delete-then-rename.
+func (d *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	if errno := d.changeName(newName); errno != 0 {
+		return errno
+	}
+	const renameNoReplace, renameExchange = 1, 2
+	if flags&renameExchange != 0 {
+		return syscall.EINVAL // FTP cannot swap two names atomically
+	}
+	ctx, cancel := d.fsys.opContext(ctx)
+	defer cancel()
+	fromDir := d.fsys.remotePath(&d.Inode)
+	toDir := d.fsys.remotePath(newParent.EmbeddedInode())
+	from, to := path.Join(fromDir, name), path.Join(toDir, newName)
+	src, dst, errno := d.renameParties(ctx, fromDir, name, toDir, newName)
+	if errno != 0 {
+		return errno
+	}
+	if dst != nil {
+		switch {
+		case flags&renameNoReplace != 0:
+			return syscall.EEXIST
+		case dst.IsDir() && !src.IsDir():
+			return syscall.EISDIR
+		case !dst.IsDir() && src.IsDir():
+			return syscall.ENOTDIR
+		}
+	}
+	if err := d.fsys.remote.Rename(ctx, from, to, dst != nil && !dst.IsDir()); err != nil {
+		return toErrno(d.fsys.log, "rename", from, err)
+	}
+	d.fsys.dropEntry(fromDir, name)
+	d.fsys.setEntry(toDir, renamed{src, newName})
+	for _, p := range []string{from, to} {
+		d.fsys.blocks.InvalidatePath(p)
+		d.fsys.times.forget(p)
+	}
+	if src.IsDir() {
+		d.fsys.dirs.InvalidateTree(from)
+		d.fsys.dirs.InvalidateTree(to)
+	}
+	return 0
+}
+
+// renameParties looks up the source (which must exist) and the target.
+func (d *dirNode) renameParties(ctx context.Context, fromDir, name, toDir, newName string) (src, dst fs.FileInfo, errno syscall.Errno) {
+	l, err := d.fsys.listing(ctx, fromDir)
+	if err != nil {
+		return nil, nil, toErrno(d.fsys.log, "rename", fromDir, err)
+	}
+	src, ok := l.Lookup(name)
+	if !ok {
+		return nil, nil, syscall.ENOENT
+	}
+	if ch := d.GetChild(name); ch != nil {
+		if fn, ok := ch.Operations().(*fileNode); ok {
+			if local, ok := fn.localInfo(); ok {
+				src = local
+			}
+		}
+	}
+	tl, err := d.fsys.listing(ctx, toDir)
+	if err != nil {
+		return nil, nil, toErrno(d.fsys.log, "rename", toDir, err)
+	}
+	dst, _ = tl.Lookup(newName)
+	return src, dst, 0
+}
+
+// FTP has no symlinks, hard links or special files to create.
+
+func (d *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if d.fsys.cfg.ReadOnly {
+		return nil, syscall.EROFS
+	}
+	return nil, syscall.EPERM
+}
+
+func (d *dirNode) Link(ctx context.Context, target gofs.InodeEmbedder, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if d.fsys.cfg.ReadOnly {
+		return nil, syscall.EROFS
+	}
+	return nil, syscall.EPERM
+}
+
+func (d *dirNode) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if d.fsys.cfg.ReadOnly {
+		return nil, syscall.EROFS
+	}
+	return nil, syscall.EPERM
+}
+
+// Setattr on a directory: times and modes are accepted and ignored (see
+// fileNode.Setattr), so tar -x and rsync -a can restore directories.
+func (d *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if d.fsys.cfg.ReadOnly {
+		return syscall.EROFS
+	}
+	if _, ok := in.GetSize(); ok {
+		return syscall.EISDIR
+	}
+	return d.Getattr(ctx, fh, out)
+}

@@ -1,0 +1,86 @@
+package fusefs
+
+import (
+	"io/fs"
+	"sync"
+	"time"
+)
+
+// exactTimes remembers the modification times this mount set, so that
+// servers whose listings are coarse (vsftpd's LIST: minutes, or days for old
+// files) still show them to the second; rsync -a compares them. A listed
+// time is replaced only when it is the remembered time at the listing's
+// precision.
+type exactTimes struct {
+	mu sync.Mutex
+	m  map[string]time.Time
+}
+
+const maxExactTimes = 100_000
+
+func (e *exactTimes) set(p string, t time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.m == nil || len(e.m) >= maxExactTimes {
+		e.m = map[string]time.Time{}
+	}
+	e.m[p] = t.UTC()
+}
+
+func (e *exactTimes) forget(p string) {
+	e.mu.Lock()
+	delete(e.m, p)
+	e.mu.Unlock()
+}
+
+// refine returns fi with its remembered exact time when the listing's time
+// matches it at minute or day precision.
+func (e *exactTimes) refine(p string, fi fs.FileInfo) fs.FileInfo {
+	e.mu.Lock()
+	t, ok := e.m[p]
+	e.mu.Unlock()
+	if !ok {
+		return fi
+	}
+	listed := fi.ModTime().UTC()
+	day := func(x time.Time) time.Time { return time.Date(x.Year(), x.Month(), x.Day(), 0, 0, 0, 0, time.UTC) }
+	if listed.Equal(t) || listed.Equal(t.Truncate(time.Second)) || listed.Equal(t.Truncate(time.Minute)) || listed.Equal(day(t)) {
+		return withTime{fi, t}
+	}
+	return fi
+}
+
+// withTime is a listing entry with another modification time.
+type withTime struct {
+	fs.FileInfo
+	t time.Time
+}
+
+func (w withTime) ModTime() time.Time { return w.t }
+
+func (w withTime) LinkTarget() string { return linkTarget(w.FileInfo) }
+
+// renamed is a listing entry under another name.
+type renamed struct {
+	fs.FileInfo
+	name string
+}
+
+func (r renamed) Name() string       { return r.name }
+func (r renamed) LinkTarget() string { return linkTarget(r.FileInfo) }
+
+// localEntry describes a file or directory this mount just created or
+// changed, until the next listing says otherwise.
+type localEntry struct {
+	name  string
+	size  int64
+	mode  fs.FileMode
+	mtime time.Time
+}
+
+func (l localEntry) Name() string       { return l.name }
+func (l localEntry) Size() int64        { return l.size }
+func (l localEntry) Mode() fs.FileMode  { return l.mode }
+func (l localEntry) ModTime() time.Time { return l.mtime }
+func (l localEntry) IsDir() bool        { return l.mode.IsDir() }
+func (l localEntry) Sys() any           { return nil }
