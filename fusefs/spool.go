@@ -14,6 +14,7 @@ type spool struct {
 	size   int64
 	loaded bool       // holds the file's full content (downloaded, or truncated to nothing)
 	dirty  bool       // differs from the server's copy
+	failed bool       // the last upload failed and nothing changed since
 	mtime  *time.Time // set by utimens while dirty; applied after the upload
 	wrote  time.Time  // last local change, shown as mtime until uploaded
 }

@@ -72,7 +72,7 @@ func (n *fileNode) write(ctx context.Context, data []byte, off int64) (uint32, s
 	got, err := n.w.f.WriteAt(data, off)
 	n.mu.Lock()
 	n.w.size = max(n.w.size, off+int64(got))
-	n.w.dirty = true
+	n.w.dirty, n.w.failed = true, false
 	n.w.wrote = now()
 	n.mu.Unlock()
 	if err != nil {
@@ -124,11 +124,11 @@ func (n *fileNode) upload(ctx context.Context) syscall.Errno {
 	dir := path.Dir(p)
 	tmp := path.Join(dir, uploadPrefix+randomSuffix())
 	if err := n.fsys.remote.Store(ctx, tmp, s.f, size); err != nil {
-		n.discard(tmp)
+		n.uploadFailed(tmp)
 		return toErrno(n.fsys.log, "upload", p, err)
 	}
 	if err := n.fsys.remote.Rename(ctx, tmp, p, true); err != nil {
-		n.discard(tmp)
+		n.uploadFailed(tmp)
 		return toErrno(n.fsys.log, "upload rename", p, err)
 	}
 	shown := now()
@@ -143,7 +143,7 @@ func (n *fileNode) upload(ctx context.Context) syscall.Errno {
 		n.fsys.times.forget(p)
 	}
 	n.mu.Lock()
-	s.dirty, s.mtime = false, nil
+	s.dirty, s.mtime, s.failed = false, nil, false
 	fi := localEntry{name: path.Base(p), size: size, mode: 0o644, mtime: shown}
 	n.info = fi
 	n.mu.Unlock()
@@ -153,8 +153,11 @@ func (n *fileNode) upload(ctx context.Context) syscall.Errno {
 	return 0
 }
 
-// discard deletes a failed upload's temporary file, best effort.
-func (n *fileNode) discard(tmp string) {
+// uploadFailed marks the spool and deletes the temporary file, best effort.
+func (n *fileNode) uploadFailed(tmp string) {
+	n.mu.Lock()
+	n.w.failed = true
+	n.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), n.fsys.cfg.Timeout)
 	defer cancel()
 	if err := n.fsys.remote.Delete(ctx, tmp); err != nil {
@@ -162,22 +165,33 @@ func (n *fileNode) discard(tmp string) {
 	}
 }
 
-// releaseWriter ends one writable handle. Data still not on the server gets
-// one more upload; if that fails too the spool is kept, so a later open of
-// the file can still save it, and the loss is logged.
+// releaseWriter ends one writable handle. Data never offered to the server
+// (no flush happened) gets its upload now. When an upload already failed,
+// close() or fsync() has reported it and the changes are dropped with a log
+// line: retrying here, after the caller has moved on, would race with it.
 func (n *fileNode) releaseWriter(ctx context.Context) {
-	if errno := n.upload(ctx); errno != 0 {
-		n.fsys.log.Error("changes not saved to the server", "path", n.fsys.remotePath(&n.Inode), "errno", errno.Error())
+	n.mu.Lock()
+	failed := n.w != nil && n.w.failed
+	n.mu.Unlock()
+	p := n.fsys.remotePath(&n.Inode)
+	if !failed {
+		if errno := n.upload(ctx); errno != 0 {
+			n.fsys.log.Error("changes not saved to the server", "path", p, "errno", errno.Error())
+		}
 	}
 	n.ioMu.Lock()
 	defer n.ioMu.Unlock()
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.writers--
-	if n.writers == 0 && n.w != nil && (!n.w.dirty || n.unlinked) {
-		n.w.close()
-		n.w = nil
+	if n.writers > 0 || n.w == nil {
+		return
 	}
+	if n.w.dirty && !n.unlinked {
+		n.fsys.log.Error("discarding changes the server refused", "path", p)
+	}
+	n.w.close()
+	n.w = nil
 }
 
 // Setattr: size changes the content (uploaded now when no handle is open,
