@@ -39,7 +39,7 @@ type mounted struct {
 }
 
 // requireFUSE fails (never skips) with what to install when FUSE is missing.
-func requireFUSE(t *testing.T) {
+func requireFUSE(t testing.TB) {
 	t.Helper()
 	if _, err := os.Stat("/dev/fuse"); err != nil {
 		t.Fatal("/dev/fuse is missing: these tests need FUSE (load the fuse module; apt-get install fuse3)")
@@ -52,7 +52,7 @@ func requireFUSE(t *testing.T) {
 // mountForeground runs `ftpsfs URL DIR -f -o OPTS` with env added and waits
 // until the kernel shows the mount. Cleanup unmounts with umount(8) and
 // checks that the process exits 0.
-func mountForeground(t *testing.T, url string, env []string, opts ...string) *mounted {
+func mountForeground(t testing.TB, url string, env []string, opts ...string) *mounted {
 	t.Helper()
 	requireFUSE(t)
 	m := &mounted{Dir: t.TempDir(), logs: &lockedBuffer{}, done: make(chan error, 1)}
@@ -83,7 +83,7 @@ func mountForeground(t *testing.T, url string, env []string, opts ...string) *mo
 	return m
 }
 
-func (m *mounted) unmount(t *testing.T) {
+func (m *mounted) unmount(t testing.TB) {
 	t.Helper()
 	if isMounted(m.Dir) {
 		if out, err := exec.Command("umount", m.Dir).CombinedOutput(); err != nil {

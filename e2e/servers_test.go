@@ -67,7 +67,7 @@ func startEmbedded(t *testing.T, root string, implicit bool) *server {
 	}
 }
 
-func startVsftpd(t *testing.T, root string, implicit bool) *server {
+func startVsftpd(t testing.TB, root string, implicit bool) *server {
 	t.Helper()
 	v, err := testserver.StartVsftpd(testserver.VsftpdOptions{Root: root, Implicit: implicit})
 	if errors.Is(err, testserver.ErrVsftpdNotInstalled) || errors.Is(err, testserver.ErrNotRoot) {
