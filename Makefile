@@ -34,6 +34,12 @@ deps:
 	  fi; \
 	fi
 	@[ -e /dev/fuse ] || { echo "/dev/fuse is missing: load the fuse kernel module (modprobe fuse)" >&2; exit 1; }
+	@# Unprivileged mounts (fusermount3) open /dev/fuse as the user; Debian's udev makes it 0666,
+	@# some containers leave it 0600.
+	@if [ "$$(stat -c %a /dev/fuse)" != 666 ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "chmod 0666 /dev/fuse (Debian's default)"; chmod 0666 /dev/fuse; \
+	  else echo "/dev/fuse is not usable by normal users: run sudo chmod 0666 /dev/fuse" >&2; fi; \
+	fi
 
 vet:
 	$(GO) vet ./...

@@ -101,8 +101,14 @@ func TestDaemonMountAndUmount(t *testing.T) {
 			t.Errorf("%s contains the password", what)
 		}
 	}
-	if !strings.Contains(readFile(t, logFile), "PASS ****") {
+	debugLog := readFile(t, logFile)
+	if !strings.Contains(debugLog, "PASS ****") {
 		t.Errorf("debug log does not show the masked PASS command")
+	}
+	for _, want := range []string{"msg=fuse op=lookup", "msg=fuse op=read", `line="RETR /hello.txt"`, "msg=\"remote op\" op=LIST"} {
+		if !strings.Contains(debugLog, want) {
+			t.Errorf("debug log lacks %s", want)
+		}
 	}
 	if pid == 0 {
 		t.Fatal("background process not found")

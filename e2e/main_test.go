@@ -22,6 +22,11 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	// Other users run it too (the unprivileged-mount test).
+	if err := os.Chmod(dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	binary = filepath.Join(dir, "ftpsfs")
 	// The race detector slows a FUSE server about tenfold; the unit tests
 	// (including fusefs's real mounts) run under -race, and

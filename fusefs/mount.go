@@ -1,7 +1,6 @@
 package fusefs
 
 import (
-	"log"
 	"log/slog"
 	"time"
 
@@ -18,26 +17,26 @@ type MountConfig struct {
 	KernelOptions      []string // nosuid, nodev, noatime, ...
 	AttrTimeout        time.Duration
 	EntryTimeout       time.Duration
-	Debug              bool // go-fuse's own trace of every FUSE request
+	Debug              bool // log every FUSE operation with its duration
 	Logger             *slog.Logger
+	Observer           Observer // counts operations; may be nil
 }
 
 // Mount mounts f at dir and returns once the kernel has the mount.
 func Mount(dir string, f *FS, mc MountConfig) (*fuse.Server, error) {
 	attr, entry := mc.AttrTimeout, mc.EntryTimeout
-	opts := []string{}
+	kernelOpts := []string{}
 	if mc.DefaultPermissions {
-		opts = append(opts, "default_permissions")
+		kernelOpts = append(kernelOpts, "default_permissions")
 	}
 	if mc.ReadOnly {
-		opts = append(opts, "ro")
+		kernelOpts = append(kernelOpts, "ro")
 	}
-	opts = append(opts, mc.KernelOptions...)
-	var trace *log.Logger
-	if mc.Debug && mc.Logger != nil {
-		trace = slog.NewLogLogger(mc.Logger.Handler(), slog.LevelDebug)
+	kernelOpts = append(kernelOpts, mc.KernelOptions...)
+	if mc.Logger == nil {
+		mc.Logger = slog.New(slog.DiscardHandler)
 	}
-	return gofs.Mount(dir, f.Root(), &gofs.Options{
+	opts := &gofs.Options{
 		EntryTimeout:    &entry,
 		AttrTimeout:     &attr,
 		NegativeTimeout: &entry,
@@ -46,12 +45,11 @@ func Mount(dir string, f *FS, mc MountConfig) (*fuse.Server, error) {
 			FsName:       mc.FSName,
 			Name:         "ftpsfs", // /proc/mounts type: fuse.ftpsfs
 			AllowOther:   mc.AllowOther,
-			Options:      opts,
+			Options:      kernelOpts,
 			MaxWrite:     1 << 20,
 			MaxReadAhead: 1 << 20,
 			DirectMount:  true, // as root, mount(2) directly; otherwise fusermount3
-			Debug:        mc.Debug,
-			Logger:       trace,
+			Logger:       slog.NewLogLogger(mc.Logger.Handler(), slog.LevelWarn),
 			// FTP has no extended attributes; ENOSYS makes the kernel answer
 			// EOPNOTSUPP, which cp -p and rsync -a accept (ENODATA they do not).
 			DisableXAttrs: true,
@@ -59,5 +57,16 @@ func Mount(dir string, f *FS, mc MountConfig) (*fuse.Server, error) {
 			// which would cost an extra upload for every "> file".
 			ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC,
 		},
-	})
+	}
+	raw := &observed{RawFileSystem: gofs.NewNodeFS(f.Root(), opts), obs: mc.Observer, log: mc.Logger, debug: mc.Debug}
+	server, err := fuse.NewServer(raw, dir, &opts.MountOptions)
+	if err != nil {
+		return nil, err
+	}
+	go server.Serve()
+	if err := server.WaitMount(); err != nil {
+		_ = server.Unmount()
+		return nil, err
+	}
+	return server, nil
 }

@@ -25,7 +25,7 @@ func TestDocs(t *testing.T) {
 	names := []string{"password_file", "tls", "cafile", "fingerprint", "insecure", "client_cert", "client_key",
 		"tls_min", "tls_max", "ro", "rw", "allow_other", "default_permissions", "uid", "gid", "umask",
 		"connections", "dir_cache_ttl", "attr_timeout", "entry_timeout", "cache_size", "timeout", "debug",
-		"foreground", "log_file", "spool_dir", "nosuid", "noatime", "_netdev", "x-*"}
+		"foreground", "log_file", "spool_dir", "metrics", "nosuid", "noatime", "_netdev", "x-*"}
 	for _, n := range names {
 		if !seen[n] {
 			t.Errorf("option %s is not documented", n)

@@ -163,6 +163,11 @@ var table = []option{
 		boolean: func(st *state, on bool) { st.cfg.Foreground = on }},
 	{name: "log_file", arg: "PATH", def: "stderr in the foreground, syslog in the background", group: "process", help: "write the log to PATH",
 		value: func(st *state, v string) error { st.cfg.LogFile = v; return nil }},
+	{name: "metrics", arg: "HOST:PORT", group: "process", help: "serve Prometheus metrics at http://HOST:PORT/metrics",
+		value: func(st *state, v string) (err error) {
+			st.cfg.Metrics, err = parseHostPort(v)
+			return err
+		}},
 	{name: strings.Join(ignoredOptions, ", ") + ", x-*", group: "process", doc: true,
 		help: "accepted from mount(8) and fstab, and ignored"},
 }

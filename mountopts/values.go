@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"math"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -98,4 +99,15 @@ func tlsVersionName(v uint16) string {
 		return "1.3"
 	}
 	return "1.2"
+}
+
+func parseHostPort(v string) (string, error) {
+	_, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return "", errors.New("want host:port, such as 127.0.0.1:9100")
+	}
+	if _, err := parseIntRange(port, 0, 65535); err != nil {
+		return "", errors.New("want host:port with a port from 0 to 65535")
+	}
+	return v, nil
 }

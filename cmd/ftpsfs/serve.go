@@ -46,7 +46,19 @@ func serve(mountPoint string, cfg *mountopts.Config, stderr io.Writer) (int, err
 		return 0, err
 	}
 
-	fsys := fusefs.New(remote{p}, cache.NewDirs(cfg.DirCacheTTL, 10000, nil), cache.NewBlocks(cfg.CacheSize), fusefs.Config{
+	dirs, blocks := cache.NewDirs(cfg.DirCacheTTL, 10000, nil), cache.NewBlocks(cfg.CacheSize)
+	var observer fusefs.Observer
+	if cfg.Metrics != "" {
+		m := newMetrics(p, dirs, blocks)
+		mctx, stopMetrics := context.WithCancel(context.Background())
+		defer stopMetrics()
+		if err := serveMetrics(mctx, cfg.Metrics, m, log); err != nil {
+			notifyParent(err)
+			return 0, err
+		}
+		observer = m
+	}
+	fsys := fusefs.New(remote{p}, dirs, blocks, fusefs.Config{
 		Root:     cfg.Root,
 		UID:      uint32(ownerID(cfg.UID, os.Getuid())),
 		GID:      uint32(ownerID(cfg.GID, os.Getgid())),
@@ -66,6 +78,7 @@ func serve(mountPoint string, cfg *mountopts.Config, stderr io.Writer) (int, err
 		EntryTimeout:       cfg.EntryTimeout,
 		Debug:              cfg.Debug,
 		Logger:             log,
+		Observer:           observer,
 	})
 	if err != nil {
 		err = fmt.Errorf("mounting on %s: %w", mountPoint, err)
