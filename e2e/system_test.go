@@ -274,6 +274,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		`ftpsfs_tls_resume_failures_total 0`,
 		`ftpsfs_reconnects_total 0`,
 		`ftpsfs_data_connections_total [1-9]`,
+		`ftpsfs_remote_operation_seconds_count\{op="LIST",result="ok"\} [1-9]`,
 	} {
 		if !regexp.MustCompile(re).MatchString(text) {
 			t.Errorf("metrics lack %s", re)

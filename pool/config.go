@@ -47,6 +47,9 @@ type Config struct {
 	Logger    *slog.Logger
 	// Debug logs every FTP command and reply (PASS masked).
 	Debug bool
+	// OnOp, when set, hears the duration and outcome of every remote
+	// operation (for metrics).
+	OnOp func(op string, took time.Duration, err error)
 }
 
 func (c *Config) withDefaults() Config {

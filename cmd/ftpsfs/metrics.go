@@ -31,7 +31,7 @@ type metrics struct {
 	written prometheus.Counter
 }
 
-func newMetrics(p *pool.Pool, dirs *cache.Dirs, blocks *cache.Blocks) *metrics {
+func newMetrics() *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		ops: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -55,10 +55,16 @@ func newMetrics(p *pool.Pool, dirs *cache.Dirs, blocks *cache.Blocks) *metrics {
 			Name: "ftpsfs_written_bytes_total", Help: "Bytes programs passed to write().",
 		}),
 	}
+	m.reg.MustRegister(m.ops, m.errs, m.latency, m.remote, m.read, m.written)
+	return m
+}
+
+// watch registers the figures read from the pool and the caches at scrape time.
+func (m *metrics) watch(p *pool.Pool, dirs *cache.Dirs, blocks *cache.Blocks) {
 	counter := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f)
 	}
-	m.reg.MustRegister(m.ops, m.errs, m.latency, m.remote, m.read, m.written,
+	m.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ftpsfs_connections_open", Help: "Control connections open now."},
 			func() float64 { return float64(p.OpenConns()) }),
 		counter("ftpsfs_connections_dialed_total", "Control connections logged in.", func() float64 { return float64(p.Metrics.Dials.Load()) }),
@@ -75,7 +81,6 @@ func newMetrics(p *pool.Pool, dirs *cache.Dirs, blocks *cache.Blocks) *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ftpsfs_block_cache_bytes", Help: "Bytes of file content held in memory."},
 			func() float64 { return float64(blocks.Stats().Bytes) }),
 	)
-	return m
 }
 
 // Op implements fusefs.Observer.

@@ -30,7 +30,13 @@ func serve(mountPoint string, cfg *mountopts.Config, stderr io.Writer) (int, err
 	}
 	defer closeLog()
 
-	p, err := pool.New(poolConfig(cfg, log))
+	pcfg := poolConfig(cfg, log)
+	var m *metrics
+	if cfg.Metrics != "" {
+		m = newMetrics()
+		pcfg.OnOp = m.RemoteOp
+	}
+	p, err := pool.New(pcfg)
 	if err != nil {
 		notifyParent(err)
 		return 0, err
@@ -48,8 +54,8 @@ func serve(mountPoint string, cfg *mountopts.Config, stderr io.Writer) (int, err
 
 	dirs, blocks := cache.NewDirs(cfg.DirCacheTTL, 10000, nil), cache.NewBlocks(cfg.CacheSize)
 	var observer fusefs.Observer
-	if cfg.Metrics != "" {
-		m := newMetrics(p, dirs, blocks)
+	if m != nil {
+		m.watch(p, dirs, blocks)
 		mctx, stopMetrics := context.WithCancel(context.Background())
 		defer stopMetrics()
 		if err := serveMetrics(mctx, cfg.Metrics, m, log); err != nil {
