@@ -220,6 +220,9 @@ func (p *Pool) do(ctx context.Context, op, path string, idempotent bool, fn func
 		isBroken := broken(err)
 		p.put(c, isBroken)
 		p.log.Debug("remote op", "op", op, "path", path, "took", time.Since(start).Round(time.Microsecond), "err", err)
+		if p.cfg.OnOp != nil {
+			p.cfg.OnOp(op, time.Since(start), err)
+		}
 		if isBroken && idempotent && attempt == 0 && transient(err) && ctx.Err() == nil {
 			p.Metrics.Retries.Add(1)
 			p.log.Debug("retrying on a fresh connection", "op", op, "path", path, "err", err)
