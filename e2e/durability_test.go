@@ -106,7 +106,7 @@ func TestNoSpaceKeepsPreviousCopyAndRetries(t *testing.T) {
 // TestLargeUploadTLS13 sends 100 MiB to vsftpd over TLS 1.3, where a careless
 // close of the data connection truncates uploads (FTPS-FACTS.md).
 func TestLargeUploadTLS13(t *testing.T) {
-	s, m, root := serveEmpty(t, serverKinds[2]) // vsftpd-explicit, TLS 1.3
+	s, m, root := serveEmpty(t, serverKinds[2], "debug") // vsftpd-explicit, TLS 1.3
 	src := filepath.Join(t.TempDir(), "big")
 	data := make([]byte, 100<<20)
 	_, _ = rand.Read(data)
@@ -120,5 +120,9 @@ func TestLargeUploadTLS13(t *testing.T) {
 	}
 	if !strings.Contains(s.Log(), "TLSv1.3") {
 		t.Error("vsftpd did not log TLS 1.3")
+	}
+	// cp writes sequentially from 0: the upload streams while cp writes.
+	if !strings.Contains(m.logs.String(), "streamed=true") {
+		t.Error("the sequential copy was not uploaded as a stream")
 	}
 }

@@ -17,6 +17,8 @@ type spool struct {
 	failed bool       // the last upload failed and nothing changed since
 	mtime  *time.Time // set by utimens while dirty; applied after the upload
 	wrote  time.Time  // last local change, shown as mtime until uploaded
+	fresh  bool       // started empty (create, O_TRUNC) and not uploaded since: may stream
+	stream *streamUpload
 }
 
 func newSpool(dir string) (*spool, error) {

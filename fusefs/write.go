@@ -69,25 +69,59 @@ func (n *fileNode) write(ctx context.Context, data []byte, off int64) (uint32, s
 	if err := n.loadLocked(ctx); err != nil {
 		return 0, toErrno(n.fsys.log, "write", n.info.Name(), err)
 	}
-	got, err := n.w.f.WriteAt(data, off)
+	s := n.w
+	if s.stream != nil && off != s.size {
+		n.abortStreamLocked() // not sequential any more: close() uploads the spool
+	}
+	if s.stream == nil && s.fresh && off == 0 && s.size == 0 && len(data) > 0 {
+		n.mu.Lock()
+		n.startStreamLocked(s, n.fsys.remotePath(&n.Inode))
+		n.mu.Unlock()
+	}
+	got, err := s.f.WriteAt(data, off)
 	n.mu.Lock()
-	n.w.size = max(n.w.size, off+int64(got))
-	n.w.dirty, n.w.failed = true, false
-	n.w.wrote = now()
+	s.size = max(s.size, off+int64(got))
+	s.dirty, s.failed = true, false
+	s.wrote = now()
+	size := s.size
 	n.mu.Unlock()
+	if s.stream != nil {
+		s.stream.grow(size)
+	}
 	if err != nil {
 		return uint32(got), toErrno(n.fsys.log, "write spool", n.info.Name(), err)
 	}
 	return uint32(got), 0
 }
 
+// abortStreamLocked stops a streaming upload and deletes what it sent;
+// ioMu is held.
+func (n *fileNode) abortStreamLocked() {
+	n.mu.Lock()
+	u := n.w.stream
+	n.w.stream = nil
+	n.mu.Unlock()
+	if u != nil {
+		u.abort()
+		n.deleteTmp(u.tmp)
+	}
+}
+
 // truncateLocked sets the spool's size; both locks are held, and for a size
 // other than 0 the spool is loaded.
 func (n *fileNode) truncateLocked(size int64) syscall.Errno {
+	if u := n.w.stream; u != nil {
+		n.w.stream = nil
+		n.mu.Unlock()
+		u.abort()
+		n.deleteTmp(u.tmp)
+		n.mu.Lock()
+	}
 	if err := n.w.f.Truncate(size); err != nil {
 		return toErrno(n.fsys.log, "truncate spool", n.info.Name(), err)
 	}
 	n.w.size, n.w.loaded, n.w.dirty, n.w.wrote = size, true, true, now()
+	n.w.fresh = size == 0
 	return 0
 }
 
@@ -113,8 +147,18 @@ func (n *fileNode) upload(ctx context.Context) syscall.Errno {
 	defer n.ioMu.Unlock()
 	n.mu.Lock()
 	s := n.w
-	if s == nil || !s.dirty || n.unlinked {
+	if s == nil {
 		n.mu.Unlock()
+		return 0
+	}
+	stream := s.stream
+	s.stream = nil
+	if !s.dirty || n.unlinked {
+		n.mu.Unlock()
+		if stream != nil {
+			stream.abort()
+			n.deleteTmp(stream.tmp)
+		}
 		return 0
 	}
 	size, mtime := s.size, s.mtime
@@ -122,10 +166,22 @@ func (n *fileNode) upload(ctx context.Context) syscall.Errno {
 
 	p := n.fsys.remotePath(&n.Inode)
 	dir := path.Dir(p)
-	tmp := path.Join(dir, uploadPrefix+randomSuffix())
-	if err := n.fsys.remote.Store(ctx, tmp, s.f, size); err != nil {
-		n.uploadFailed(tmp)
-		return toErrno(n.fsys.log, "upload", p, err)
+	tmp := ""
+	if stream != nil {
+		// The server already has most of it: wait for the tail.
+		if res := stream.finish(); res.err == nil && res.n == size {
+			tmp = stream.tmp
+		} else {
+			n.fsys.log.Debug("streaming upload did not complete; uploading the spool", "path", p, "sent", res.n, "size", size, "err", res.err)
+			n.deleteTmp(stream.tmp)
+		}
+	}
+	if tmp == "" {
+		tmp = path.Join(dir, uploadPrefix+randomSuffix())
+		if err := n.fsys.remote.Store(ctx, tmp, s.f, size); err != nil {
+			n.uploadFailed(tmp)
+			return toErrno(n.fsys.log, "upload", p, err)
+		}
 	}
 	if err := n.fsys.remote.Rename(ctx, tmp, p, true); err != nil {
 		n.uploadFailed(tmp)
@@ -143,21 +199,26 @@ func (n *fileNode) upload(ctx context.Context) syscall.Errno {
 		n.fsys.times.forget(p)
 	}
 	n.mu.Lock()
-	s.dirty, s.mtime, s.failed = false, nil, false
+	s.dirty, s.mtime, s.failed, s.fresh = false, nil, false, false
 	fi := localEntry{name: path.Base(p), size: size, mode: 0o644, mtime: shown}
 	n.info = fi
 	n.mu.Unlock()
 	n.fsys.setEntry(dir, fi)
 	n.fsys.blocks.InvalidatePath(p)
-	n.fsys.log.Debug("uploaded", "path", p, "bytes", size)
+	n.fsys.log.Debug("uploaded", "path", p, "bytes", size, "streamed", stream != nil)
 	return 0
 }
 
-// uploadFailed marks the spool and deletes the temporary file, best effort.
+// uploadFailed marks the spool and deletes the temporary file.
 func (n *fileNode) uploadFailed(tmp string) {
 	n.mu.Lock()
 	n.w.failed = true
 	n.mu.Unlock()
+	n.deleteTmp(tmp)
+}
+
+// deleteTmp deletes an upload's temporary file, best effort.
+func (n *fileNode) deleteTmp(tmp string) {
 	ctx, cancel := context.WithTimeout(context.Background(), n.fsys.cfg.Timeout)
 	defer cancel()
 	if err := n.fsys.remote.Delete(ctx, tmp); err != nil {
@@ -189,6 +250,13 @@ func (n *fileNode) releaseWriter(ctx context.Context) {
 	}
 	if n.w.dirty && !n.unlinked {
 		n.fsys.log.Error("discarding changes the server refused", "path", p)
+	}
+	if u := n.w.stream; u != nil {
+		n.w.stream = nil
+		n.mu.Unlock()
+		u.abort()
+		n.deleteTmp(u.tmp)
+		n.mu.Lock()
 	}
 	n.w.close()
 	n.w = nil
