@@ -280,3 +280,19 @@ func TestIdleConnectionCheckedBeforeUse(t *testing.T) {
 		t.Errorf("retries %d, discards %d; want 0 and 1", r, d)
 	}
 }
+
+func TestWarmOpensConnectionsUpToTheLimit(t *testing.T) {
+	srv, _ := startServer(t, testserver.EmbeddedOptions{})
+	p := newPool(t, srv, func(c *Config) { c.MaxConns = 3 })
+	p.Warm(ctxT(t), 8)
+	if n := p.OpenConns(); n != 3 {
+		t.Errorf("%d connections after Warm, want 3", n)
+	}
+	before := srv.Logins()
+	if _, err := p.List(ctxT(t), "/"); err != nil {
+		t.Fatal(err)
+	}
+	if srv.Logins() != before {
+		t.Error("a listing after Warm logged in again")
+	}
+}

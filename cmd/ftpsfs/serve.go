@@ -93,6 +93,11 @@ func serve(mountPoint string, cfg *mountopts.Config, stderr io.Writer) (int, err
 	}
 	log.Info("mounted", "source", cfg.FSName, "mountpoint", mountPoint)
 	notifyParent(nil)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
+		defer cancel()
+		p.Warm(ctx, cfg.Connections)
+	}()
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
