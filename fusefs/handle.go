@@ -35,6 +35,7 @@ type handle struct {
 
 	fillMu    sync.Mutex // one fill at a time on this handle's stream
 	nextBlock int64      // the block the stream will yield next
+	ra        *readAhead
 }
 
 var (
@@ -47,7 +48,7 @@ var (
 
 func (f *FS) newHandle(n *fileNode, p string, fi fs.FileInfo, writable bool) *handle {
 	return &handle{fsys: f, node: n, path: p, info: fi, ver: version(fi), size: fi.Size(), writable: writable,
-		reader: f.remote.OpenReader(p), nextBlock: -1}
+		reader: f.remote.OpenReader(p), nextBlock: -1, ra: newReadAhead()}
 }
 
 func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
@@ -64,6 +65,7 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 	n := 0
 	for pos := off; pos < end; {
 		idx := pos / bs
+		h.observe(idx)
 		data, err := h.fsys.blocks.Get(ctx, h.key(idx), func(ctx context.Context) ([]byte, error) {
 			return h.fill(ctx, idx)
 		})
@@ -156,6 +158,7 @@ func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 }
 
 func (h *handle) Release(ctx context.Context) syscall.Errno {
+	h.ra.stop()
 	_ = h.reader.Close()
 	if h.writable {
 		h.node.releaseWriter(ctx)

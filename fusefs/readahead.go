@@ -1,0 +1,87 @@
+package fusefs
+
+import (
+	"context"
+	"sync"
+)
+
+// readAhead fetches the blocks after a sequential reader's position in the
+// background, through the same single-flight block cache the reads use, so
+// the next read finds its block ready: decrypting and copying the stream
+// then overlaps with serving the kernel. The window doubles while reads stay
+// sequential, up to maxReadAheadBytes.
+type readAhead struct {
+	mu      sync.Mutex
+	last    int64 // last block a read asked for; -1 before the first
+	seq     int   // how many reads in a row were sequential
+	next    int64 // first block not yet fetched ahead
+	running bool
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+const maxReadAheadBytes = 16 << 20
+
+func newReadAhead() *readAhead {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &readAhead{last: -1, ctx: ctx, cancel: cancel}
+}
+
+// observe records a read of block idx and starts fetching ahead when the
+// reads are sequential.
+func (h *handle) observe(idx int64) {
+	ra := h.ra
+	ra.mu.Lock()
+	if idx == ra.last+1 || idx == ra.last {
+		if idx != ra.last {
+			ra.seq++
+		}
+	} else {
+		ra.seq, ra.next = 0, 0 // a seek: what was fetched ahead is for elsewhere
+	}
+	ra.last = idx
+	if ra.seq < 2 || ra.running {
+		ra.mu.Unlock()
+		return
+	}
+	bs := int64(h.fsys.cfg.BlockSize)
+	window := min(int64(1)<<min(ra.seq, 10), maxReadAheadBytes/bs)
+	from := max(ra.next, idx+1)
+	to := min(idx+window, (h.size-1)/bs)
+	if from > to {
+		ra.mu.Unlock()
+		return
+	}
+	ra.running = true
+	ra.wg.Add(1)
+	ra.mu.Unlock()
+	go h.fetchAhead(from, to)
+}
+
+func (h *handle) fetchAhead(from, to int64) {
+	ra := h.ra
+	defer ra.wg.Done()
+	for b := from; b <= to; b++ {
+		if ra.ctx.Err() != nil {
+			break
+		}
+		if _, err := h.fsys.blocks.Get(ra.ctx, h.key(b), func(ctx context.Context) ([]byte, error) {
+			return h.fill(ctx, b)
+		}); err != nil {
+			break // the read that needs it will fetch it and report the error
+		}
+		ra.mu.Lock()
+		ra.next = b + 1
+		ra.mu.Unlock()
+	}
+	ra.mu.Lock()
+	ra.running = false
+	ra.mu.Unlock()
+}
+
+// stop ends fetching ahead and waits for it, before the stream is closed.
+func (ra *readAhead) stop() {
+	ra.cancel()
+	ra.wg.Wait()
+}
