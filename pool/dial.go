@@ -142,7 +142,7 @@ func (d *dialer) explainDial(err error) error {
 	if errors.As(err, &rh) {
 		return &DialError{Addr: d.addr, Err: fmt.Errorf("%w: the server did not answer with TLS (is it an implicit FTPS port? try ftpes:// for explicit TLS on port 21)", ErrNoTLS)}
 	}
-	return &DialError{Addr: d.addr, Err: wrapNet(err)}
+	return &DialError{Addr: d.addr, Err: explainTLS(err, d.cfg.TLS)}
 }
 
 func (d *dialer) explainLogin(err error) error {
@@ -161,5 +161,5 @@ func (d *dialer) explainLogin(err error) error {
 	if errors.As(err, &rh) {
 		return &DialError{Addr: d.addr, Err: fmt.Errorf("%w: the server did not continue in TLS after AUTH TLS", ErrNoTLS)}
 	}
-	return &DialError{Addr: d.addr, Err: wrapNet(err)}
+	return &DialError{Addr: d.addr, Err: explainTLS(err, d.cfg.TLS)}
 }
