@@ -208,3 +208,36 @@ func TestIPv6Literal(t *testing.T) {
 		t.Errorf("cat over IPv6: %q", got)
 	}
 }
+
+// TestURLPasswordNeverInTheBackgroundProcess: a password given in the URL is
+// accepted with a warning, and the background process's argv does not carry it.
+func TestURLPasswordNeverInTheBackgroundProcess(t *testing.T) {
+	requireFUSE(t)
+	srv, pin := startSmall(t)
+	mnt := t.TempDir()
+	code, stderr, _ := runFtpsfs(t, nil, "ftpes://test:"+srv.Opts.Password+"@"+srv.Addr+"/", mnt, "-o", pin)
+	if code != 0 {
+		t.Fatalf("mount: exit %d: %s", code, stderr)
+	}
+	pid := daemonPID(t, mnt)
+	t.Cleanup(func() {
+		if isMounted(mnt) {
+			_ = exec.Command("umount", mnt).Run()
+		}
+		if pid > 0 && !waitGone(pid, 5*time.Second) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	if !strings.Contains(stderr, "warning") {
+		t.Errorf("no warning about the password in the URL: %q", stderr)
+	}
+	if pid == 0 {
+		t.Fatal("background process not found")
+	}
+	if strings.Contains(cmdline(pid), srv.Opts.Password) {
+		t.Errorf("the background process's argv holds the password: %q", cmdline(pid))
+	}
+	if got := run(t, "cat", filepath.Join(mnt, "hello.txt")); got != "hello\n" {
+		t.Errorf("cat: %q", got)
+	}
+}

@@ -77,7 +77,7 @@ func dispatch(argv []string, stdout, stderr io.Writer) (int, error) {
 		return 0, usageError{err}
 	}
 	if !cfg.Foreground && !inDaemon() {
-		return exitOK, daemonize(argv, cfg, stderr)
+		return exitOK, daemonize(childArgs(argv, args.URL, cfg.FSName), cfg, stderr)
 	}
 	return serve(args.MountPoint, cfg, stderr)
 }
@@ -93,4 +93,17 @@ func checkMountPoint(dir string) error {
 		return fmt.Errorf("mount point %s is not a directory", dir)
 	}
 	return nil
+}
+
+// childArgs is the command line of the background process: the URL without
+// any password (it gets the password on a pipe), so ps never shows it.
+func childArgs(argv []string, url, safeURL string) []string {
+	out := append([]string(nil), argv...)
+	for i, a := range out {
+		if a == url {
+			out[i] = safeURL
+			break
+		}
+	}
+	return out
 }

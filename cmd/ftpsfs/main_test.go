@@ -65,3 +65,14 @@ func TestHelpListsEveryGroup(t *testing.T) {
 		}
 	}
 }
+
+func TestChildArgsHideTheURLPassword(t *testing.T) {
+	argv := []string{"-o", "ro", "ftps://alice:s3cret@host/pub", "/mnt", "-f"}
+	got := strings.Join(childArgs(argv, argv[2], "ftps://alice@host:990/pub"), " ")
+	if strings.Contains(got, "s3cret") || !strings.Contains(got, "ftps://alice@host:990/pub /mnt") {
+		t.Errorf("child argv %q", got)
+	}
+	if argv[2] != "ftps://alice:s3cret@host/pub" {
+		t.Error("childArgs changed its input")
+	}
+}
