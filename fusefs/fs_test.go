@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -64,7 +65,7 @@ func TestBrowseAndRead(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	if want := []string{"a.txt", "empty", "link", "sub", "with space #%é"}; !equal(names, want) {
+	if want := []string{"a.txt", "empty", "link", "sub", "with space #%é"}; !slices.Equal(names, want) {
 		t.Errorf("readdir %q, want %q", names, want)
 	}
 	if out, err := exec.Command("ls", "-a", mnt).Output(); err != nil || !strings.HasPrefix(string(out), ".\n..\n") {
@@ -218,16 +219,4 @@ func TestListingErrorMapsToErrno(t *testing.T) {
 	if _, err := os.ReadDir(filepath.Join(mnt, "nope")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("readdir of a missing dir: %v", err)
 	}
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -40,7 +41,7 @@ func TestListAndReadEveryMode(t *testing.T) {
 				}
 				sort.Strings(names)
 				want := []string{".hidden", "big.bin", "dir", "empty", "one", "with space #%é"}
-				if !equal(names, want) {
+				if !slices.Equal(names, want) {
 					t.Errorf("listing %q, want %q", names, want)
 				}
 				for _, name := range []string{"big.bin", "one", "with space #%é", "dir/inner.txt"} {
@@ -60,18 +61,6 @@ func TestListAndReadEveryMode(t *testing.T) {
 			})
 		}
 	}
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestSequentialReadsShareOneStream(t *testing.T) {
