@@ -15,6 +15,7 @@ type readAhead struct {
 	last    int64 // last block a read asked for; -1 before the first
 	seq     int   // how many reads in a row were sequential
 	next    int64 // first block not yet fetched ahead
+	target  int64 // last block to fetch ahead; raised while reads stay sequential
 	running bool
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -38,46 +39,55 @@ func (h *handle) observe(idx int64) {
 			ra.seq++
 		}
 	} else {
-		ra.seq, ra.next = 0, 0 // a seek: what was fetched ahead is for elsewhere
+		ra.seq, ra.next, ra.target = 0, 0, -1 // a seek: stop fetching ahead for the old place
 	}
 	ra.last = idx
-	if ra.seq < 2 || ra.running {
+	if ra.seq < 2 {
 		ra.mu.Unlock()
 		return
 	}
 	bs := int64(h.fsys.cfg.BlockSize)
 	window := min(int64(1)<<min(ra.seq, 10), maxReadAheadBytes/bs)
-	from := max(ra.next, idx+1)
-	to := min(idx+window, (h.size-1)/bs)
-	if from > to {
-		ra.mu.Unlock()
+	ra.target = min(idx+window, (h.size-1)/bs)
+	ra.next = max(ra.next, idx+1)
+	if ra.running || ra.next > ra.target {
+		ra.mu.Unlock() // the running fetcher sees the new target
 		return
 	}
 	ra.running = true
 	ra.wg.Add(1)
 	ra.mu.Unlock()
-	go h.fetchAhead(from, to)
+	go h.fetchAhead()
 }
 
-func (h *handle) fetchAhead(from, to int64) {
+// fetchAhead runs until it has caught up with the target, which reads keep
+// raising, so a steady sequential reader keeps one stream busy without gaps.
+func (h *handle) fetchAhead() {
 	ra := h.ra
 	defer ra.wg.Done()
-	for b := from; b <= to; b++ {
-		if ra.ctx.Err() != nil {
-			break
+	for {
+		ra.mu.Lock()
+		b := ra.next
+		if b > ra.target || ra.ctx.Err() != nil {
+			ra.running = false
+			ra.mu.Unlock()
+			return
 		}
+		ra.mu.Unlock()
 		if _, err := h.fsys.blocks.Get(ra.ctx, h.key(b), func(ctx context.Context) ([]byte, error) {
 			return h.fill(ctx, b)
 		}); err != nil {
-			break // the read that needs it will fetch it and report the error
+			ra.mu.Lock()
+			ra.running = false // the read that needs it will fetch it and report the error
+			ra.mu.Unlock()
+			return
 		}
 		ra.mu.Lock()
-		ra.next = b + 1
+		if ra.next == b {
+			ra.next = b + 1
+		}
 		ra.mu.Unlock()
 	}
-	ra.mu.Lock()
-	ra.running = false
-	ra.mu.Unlock()
 }
 
 // stop ends fetching ahead and waits for it, before the stream is closed.

@@ -50,42 +50,27 @@ func (d *dialer) dial(ctx context.Context) (*conn, error) {
 	netDialer := &net.Dialer{Timeout: d.cfg.Timeout, KeepAlive: 30 * time.Second}
 	first := true
 	dialFunc := func(network, address string) (net.Conn, error) {
-		// Only the control connection's dial belongs to the caller's context;
-		// data connections are dialled long after that caller is gone.
-		parent := context.Background()
-		if first {
-			parent = ctx
+		if !first {
+			return d.dialData(netDialer, network, address, dataTLS), nil
 		}
-		dctx, cancel := context.WithTimeout(parent, d.cfg.Timeout)
+		first = false
+		dctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
 		defer cancel()
 		raw, err := netDialer.DialContext(dctx, network, address)
 		if err != nil {
 			return nil, err
 		}
+		c.raw = raw
 		nc := net.Conn(&deadlineConn{Conn: raw, timeout: d.cfg.Timeout})
-		if first {
-			first = false
-			c.raw = raw
-			if d.cfg.Mode != Implicit {
-				return nc, nil // explicit: jlaffaye/ftp wraps it after AUTH TLS
-			}
-			tc := tls.Client(nc, ctrlTLS)
-			if err := tc.HandshakeContext(dctx); err != nil {
-				_ = raw.Close()
-				return nil, err
-			}
-			return tc, nil
+		if d.cfg.Mode != Implicit {
+			return nc, nil // explicit: jlaffaye/ftp wraps it after AUTH TLS
 		}
-		d.metrics.DataConns.Add(1)
-		if d.onDataConn != nil {
-			d.onDataConn(raw)
+		tc := tls.Client(nc, ctrlTLS)
+		if err := tc.HandshakeContext(dctx); err != nil {
+			_ = raw.Close()
+			return nil, err
 		}
-		if dataTLS == nil {
-			return nc, nil
-		}
-		// The handshake is left to the first read or write: some servers
-		// (proftpd, pure-ftpd) start TLS on the data port only after RETR/STOR.
-		return &dataConn{Conn: tls.Client(nc, dataTLS), timeout: d.cfg.Timeout, onResume: d.noteResume}, nil
+		return tc, nil
 	}
 	opts := []ftp.DialOption{
 		ftp.DialWithDialFunc(dialFunc),
@@ -119,6 +104,20 @@ func (d *dialer) dial(ctx context.Context) (*conn, error) {
 	c.mlsd = sc.IsTimePreciseInList()
 	d.cfg.Logger.Debug("connected", "server", d.addr, "mode", d.cfg.Mode.String(), "mlsd", c.mlsd, "took", time.Since(start).Round(time.Millisecond))
 	return c, nil
+}
+
+// dialData opens a data connection. It belongs to no caller's context (it
+// outlives the request that started the transfer), connects in the
+// background while the transfer command is sent, and leaves the TLS
+// handshake to the first read or write: some servers (proftpd, pure-ftpd)
+// start TLS on the data port only after RETR/STOR.
+func (d *dialer) dialData(nd *net.Dialer, network, address string, dataTLS *tls.Config) net.Conn {
+	d.metrics.DataConns.Add(1)
+	nc := net.Conn(&deadlineConn{Conn: dialLazy(nd, network, address, d.cfg.Timeout, d.onDataConn), timeout: d.cfg.Timeout})
+	if dataTLS == nil {
+		return nc
+	}
+	return &dataConn{Conn: tls.Client(nc, dataTLS), timeout: d.cfg.Timeout, onResume: d.noteResume}
 }
 
 func (d *dialer) noteResume(resumed bool) {
