@@ -109,11 +109,20 @@ func (h *handle) fill(ctx context.Context, idx int64) ([]byte, error) {
 func (h *handle) readBlock(ctx context.Context, idx int64) ([]byte, error) {
 	bs := int64(h.fsys.cfg.BlockSize)
 	start := idx * bs
-	buf := make([]byte, min(bs, h.size-start))
+	n := min(bs, h.size-start)
+	want := n
+	last := start+n == h.size
+	if last {
+		// Ask for one byte past the end: the stream then meets EOF and the
+		// server's 226 at once, so the connection goes back to the pool now
+		// instead of being aborted (426, NOOP) when the file is closed.
+		want++
+	}
+	buf := make([]byte, want)
 	got, err := h.reader.ReadAt(ctx, buf, start)
-	if got == len(buf) {
+	if int64(got) >= n && (!last || err == nil || errors.Is(err, io.EOF)) {
 		h.nextBlock = idx + 1
-		return buf, nil
+		return buf[:n:n], nil
 	}
 	h.nextBlock = -1
 	if err == nil || errors.Is(err, io.EOF) {
