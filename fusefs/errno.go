@@ -25,7 +25,7 @@ func toErrno(log *slog.Logger, op, path string, err error) syscall.Errno {
 	var errno syscall.Errno
 	var coder ftpCoder
 	switch {
-	case errors.As(err, &errno):
+	case errors.As(err, &errno) && !networkErrno(errno):
 		return errno
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
 		log.Warn("remote operation timed out", "op", op, "path", path, "err", err)
@@ -50,4 +50,15 @@ func toErrno(log *slog.Logger, op, path string, err error) syscall.Errno {
 	}
 	log.Error("remote operation failed", "op", op, "path", path, "err", err)
 	return syscall.EIO
+}
+
+// networkErrno: errors of the network under a remote operation, which a
+// program reading a file should see as EIO, not "connection reset by peer".
+func networkErrno(e syscall.Errno) bool {
+	switch e {
+	case syscall.ECONNRESET, syscall.ECONNREFUSED, syscall.EPIPE, syscall.ECONNABORTED,
+		syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ENETDOWN:
+		return true
+	}
+	return false
 }

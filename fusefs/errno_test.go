@@ -32,6 +32,8 @@ func TestToErrno(t *testing.T) {
 		{codeErr(553), syscall.EACCES},
 		{codeErr(426), syscall.EIO},
 		{syscall.ENOTEMPTY, syscall.ENOTEMPTY},
+		{fmt.Errorf("read tcp: %w", syscall.ECONNRESET), syscall.EIO},
+		{fmt.Errorf("write: %w", syscall.EPIPE), syscall.EIO},
 		{errShortRead, syscall.EIO},
 		{fmt.Errorf("something else"), syscall.EIO},
 	}

@@ -68,9 +68,20 @@ func (f *FS) remotePath(n *gofs.Inode) string {
 	return path.Join(f.cfg.Root, n.Path(nil))
 }
 
-// opContext bounds one filesystem operation.
+// opContext bounds one metadata operation or block read by timeout. It
+// ignores the request's cancellation: go-fuse cancels on every FUSE
+// INTERRUPT, which the kernel sends for any signal the caller receives, and
+// that must not turn into EINTR half-way through a remote operation.
 func (f *FS) opContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, f.cfg.Timeout)
+	return context.WithTimeout(context.WithoutCancel(ctx), f.cfg.Timeout)
+}
+
+// transferContext is for whole-file transfers (uploads, and the download
+// before an in-place write), which may rightly take longer than timeout:
+// the pool bounds each network read and write instead, so a stalled server
+// still fails them.
+func transferContext(ctx context.Context) context.Context {
+	return context.WithoutCancel(ctx)
 }
 
 // listing returns dir's entries, from the cache when it is fresh. Our own

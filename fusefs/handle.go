@@ -48,7 +48,19 @@ var (
 
 func (f *FS) newHandle(n *fileNode, p string, fi fs.FileInfo, writable bool) *handle {
 	return &handle{fsys: f, node: n, path: p, info: fi, ver: version(fi), size: fi.Size(), writable: writable,
-		reader: f.remote.OpenReader(p), nextBlock: -1, ra: newReadAhead()}
+		reader: f.openReader(p, fi.Size()), nextBlock: -1, ra: newReadAhead()}
+}
+
+// sizeExpecter is a reader that can tell a transfer the server ended early
+// (then resumed) from the real end of the file.
+type sizeExpecter interface{ ExpectSize(int64) }
+
+func (f *FS) openReader(p string, size int64) RemoteReader {
+	r := f.remote.OpenReader(p)
+	if e, ok := r.(sizeExpecter); ok {
+		e.ExpectSize(size)
+	}
+	return r
 }
 
 func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
@@ -145,9 +157,7 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 	if !h.writable {
 		return 0, syscall.EBADF
 	}
-	ctx, cancel := h.fsys.opContext(ctx)
-	defer cancel()
-	return h.node.write(ctx, data, off)
+	return h.node.write(transferContext(ctx), data, off)
 }
 
 // Flush runs on every close(): its result is what close() returns, so the
@@ -156,21 +166,21 @@ func (h *handle) Flush(ctx context.Context) syscall.Errno {
 	if !h.writable {
 		return 0
 	}
-	return h.node.upload(ctx)
+	return h.node.upload(transferContext(ctx))
 }
 
 func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 	if !h.writable {
 		return 0
 	}
-	return h.node.upload(ctx)
+	return h.node.upload(transferContext(ctx))
 }
 
 func (h *handle) Release(ctx context.Context) syscall.Errno {
 	h.ra.stop()
 	_ = h.reader.Close()
 	if h.writable {
-		h.node.releaseWriter(ctx)
+		h.node.releaseWriter(transferContext(ctx))
 	}
 	return 0
 }

@@ -40,7 +40,7 @@ func (n *fileNode) loadLocked(ctx context.Context) error {
 		return nil
 	}
 	p := n.fsys.remotePath(&n.Inode)
-	r := n.fsys.remote.OpenReader(p)
+	r := n.fsys.openReader(p, size)
 	defer r.Close()
 	buf := make([]byte, 1<<20)
 	for off := int64(0); off < size; {
@@ -271,13 +271,13 @@ func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 	if n.fsys.cfg.ReadOnly {
 		return syscall.EROFS
 	}
-	ctx, cancel := n.fsys.opContext(ctx)
-	defer cancel()
 	if size, ok := in.GetSize(); ok {
-		if errno := n.setSize(ctx, fh, int64(size)); errno != 0 {
+		if errno := n.setSize(transferContext(ctx), fh, int64(size)); errno != 0 {
 			return errno
 		}
 	}
+	ctx, cancel := n.fsys.opContext(ctx)
+	defer cancel()
 	if mtime, ok := in.GetMTime(); ok {
 		if errno := n.setMtime(ctx, mtime); errno != 0 {
 			return errno

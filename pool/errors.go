@@ -93,7 +93,11 @@ func wrapNet(err error) error {
 }
 
 // broken reports whether err means the control connection can no longer be
-// trusted: any failure that is not a well-formed FTP reply, and 421.
+// trusted: any failure that is not a well-formed FTP reply; 421; and a
+// positive reply (1xx-3xx) where another was expected, which means the
+// conversation is out of step. jlaffaye/ftp gets there after a timeout: an
+// EPSV whose reply is late makes it send PASV and read the EPSV reply as
+// PASV's, leaving PASV's reply to answer the next command.
 func broken(err error) bool {
 	if err == nil {
 		return false
@@ -101,15 +105,54 @@ func broken(err error) bool {
 	if errors.Is(err, ErrBadPath) || errors.Is(err, context.Canceled) {
 		return false
 	}
+	if code := replyCode(err); code != 0 {
+		return code == 421 || code < 400
+	}
+	return true
+}
+
+// ctxError is the error of an operation whose context ended first: it wraps
+// ctx.Err(), so a deadline reads as ETIMEDOUT and a cancellation as EINTR.
+func ctxError(op, path string, ctx context.Context) error {
+	err := ctx.Err()
+	if err == nil {
+		err = context.DeadlineExceeded // interrupted by a context that ended
+	}
+	if path == "" {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return fmt.Errorf("%s %s: %w", op, path, err)
+}
+
+// resumable reports whether a transfer that failed with err may succeed if
+// started again at the same offset: the connection broke, the stream ended
+// short of the listed size, or the server said the transfer failed (425 no
+// data connection, 426 transfer aborted: what servers answer when the data
+// connection was cut).
+func resumable(err error) bool {
+	if errors.Is(err, errCutShort) {
+		return true
+	}
+	switch replyCode(err) {
+	case 421, 425, 426:
+		return true
+	case 0:
+		return transient(err)
+	}
+	return false
+}
+
+// replyCode is the FTP reply code err carries, or 0.
+func replyCode(err error) int {
 	var te *textproto.Error
 	if errors.As(err, &te) {
-		return te.Code == 421
+		return te.Code
 	}
 	var re *ReplyError
 	if errors.As(err, &re) {
-		return re.Code == 421
+		return re.Code
 	}
-	return true
+	return 0
 }
 
 // transient reports whether retrying on a fresh connection may help.
@@ -117,7 +160,7 @@ func transient(err error) bool {
 	if !broken(err) {
 		return false
 	}
-	return !errors.Is(err, ErrLogin) && !errors.Is(err, ErrNoTLS) && !errors.As(err, new(*CertError)) &&
+	return !errors.Is(err, ErrLogin) && !errors.Is(err, ErrNoTLS) && !errors.Is(err, ErrClosed) && !errors.As(err, new(*CertError)) &&
 		!errors.Is(err, syscall.ECONNREFUSED) && !errors.Is(err, io.ErrShortWrite)
 }
 

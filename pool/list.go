@@ -3,6 +3,7 @@ package pool
 import (
 	"context"
 	"io/fs"
+	"strings"
 	"time"
 
 	"github.com/jlaffaye/ftp"
@@ -55,11 +56,19 @@ func listRaw(c *conn, dir string) ([]*ftp.Entry, error) {
 
 func convertEntries(entries []*ftp.Entry) []fs.FileInfo {
 	out := make([]fs.FileInfo, 0, len(entries))
+	seen := make(map[string]bool, len(entries))
 	for _, e := range entries {
-		if e.Name == "" || e.Name == "." || e.Name == ".." || containsSlash(e.Name) {
+		// A path component the kernel can show, once: no NUL (it would cut
+		// the name short), and a server listing a name twice keeps the first.
+		if e.Name == "" || e.Name == "." || e.Name == ".." || strings.ContainsAny(e.Name, "/\x00") || seen[e.Name] {
 			continue
 		}
-		fi := &fileInfo{name: e.Name, size: int64(e.Size), mtime: e.Time, target: e.Target}
+		seen[e.Name] = true
+		size := int64(e.Size)
+		if size < 0 { // a size beyond int64 is garbage, not a file
+			size = 0
+		}
+		fi := &fileInfo{name: e.Name, size: size, mtime: e.Time, target: e.Target}
 		switch e.Type {
 		case ftp.EntryTypeFolder:
 			fi.mode = fs.ModeDir | 0o755

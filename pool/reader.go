@@ -6,37 +6,65 @@ import (
 	"io"
 	"net/textproto"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/jlaffaye/ftp"
 )
 
+// maxResumeFailures is how many attempts in a row may fail, without a byte
+// read in between, before a read gives up. Each success resets the count,
+// so a stream cut many times resumes each time it makes progress.
+const maxResumeFailures = 2
+
 // Reader reads one remote file through a RETR stream that it keeps open
 // between calls, so sequential reads cost no round trips. A read at another
 // offset reopens the stream there (REST + RETR). A stream cut by the network
-// is resumed once at the exact offset on a fresh connection. While not
+// (or that the server reports failed: 425, 426) is resumed at the exact
+// offset on a fresh connection. A read never returns fewer bytes than the
+// server's file has because of a failure: it returns an error instead, and
+// io.EOF only when the server confirmed the end of the file (226). While not
 // reading, the stream may be closed by the pool to free its connection; the
 // next read reopens it.
 type Reader struct {
 	pool *Pool
 	path string
 
-	mu   sync.Mutex
-	c    *conn
-	resp *ftp.Response
-	pos  int64 // offset of the next byte resp yields
+	mu     sync.Mutex
+	c      *conn
+	resp   *ftp.Response
+	pos    int64 // offset of the next byte resp yields
+	opened int64 // offset resp started at
+	size   int64 // expected size (ExpectSize), or -1
 }
 
 // OpenReader returns a reader for path; nothing is sent until the first read.
 func (p *Pool) OpenReader(path string) *Reader {
-	return &Reader{pool: p, path: path}
+	return &Reader{pool: p, path: path, size: -1}
+}
+
+// ExpectSize tells the reader the file's size as listed. A stream that ends
+// before it with a successful reply (226) is then resumed instead of taken
+// for the end of the file: when a data connection is cut after the server
+// has sent its last bytes into the network, the server reports success and
+// the client sees a plain EOF (TLS accepts a close without close_notify at
+// a record boundary), so only the size tells a cut from the end. A file
+// that really is shorter ends when the resumed stream yields nothing.
+func (r *Reader) ExpectSize(n int64) {
+	r.mu.Lock()
+	r.size = n
+	r.mu.Unlock()
 }
 
 // ReadAt fills buf from offset off. It returns len(buf) and nil, or fewer
-// bytes and io.EOF when the server's file ends first, or an error.
+// bytes and io.EOF when the server's file ends first, or an error. When ctx
+// ends, the read stops at once with an error wrapping ctx.Err().
 func (r *Reader) ReadAt(ctx context.Context, buf []byte, off int64) (int, error) {
 	if err := checkPath(r.path); err != nil {
 		return 0, err
 	}
+	ctx, cancel := r.pool.opContext(ctx)
+	defer cancel()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.pool.readerIdle(r, false)
@@ -46,50 +74,115 @@ func (r *Reader) ReadAt(ctx context.Context, buf []byte, off int64) (int, error)
 		}
 	}()
 	if r.resp != nil && r.pos != off {
-		r.abortLocked()
+		r.abortLocked(ctx)
 	}
 	total := 0
-	retried := false
+	failures := 0
+	// retry decides whether to try again after err; it counts the attempt.
+	retry := func(err error, counter int64Counter) bool {
+		if failures >= maxResumeFailures || ctx.Err() != nil || !resumable(err) {
+			return false
+		}
+		failures++
+		counter.Add(1)
+		r.pool.log.Debug("read stream failed; resuming", "path", r.path, "offset", off+int64(total), "err", err)
+		return true
+	}
 	for total < len(buf) {
+		if ctx.Err() != nil {
+			return total, ctxError("RETR", r.path, ctx) // the stream, if any, is still in step
+		}
 		if r.resp == nil {
-			if err := r.openLocked(ctx, off+int64(total), retried); err != nil {
-				if !retried && transient(err) && ctx.Err() == nil {
-					retried = true
-					r.pool.Metrics.Retries.Add(1)
+			if err := r.openLocked(ctx, off+int64(total), failures > 0); err != nil {
+				if retry(err, &r.pool.Metrics.Retries) {
 					continue
 				}
 				return total, err
 			}
 		}
-		n, err := io.ReadFull(r.resp, buf[total:])
+		n, err := r.readLocked(ctx, buf[total:])
 		total += n
 		r.pos += int64(n)
+		if n > 0 {
+			failures = 0
+		}
 		if err == nil {
 			break
 		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			return total, ctxError("RETR", r.path, ctx) // stopped between reads: still in step
+		}
+		if r.c.interrupted.Load() {
+			r.dropLocked()
+			return total, ctxError("RETR", r.path, ctx)
+		}
+		r.pool.noteTimeout(err)
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			// The server closed the data connection: its final reply says
 			// whether that was the end of the file or a failed transfer.
-			if ferr := r.finishLocked(); ferr != nil {
-				if !retried && transient(ferr) && ctx.Err() == nil {
-					retried = true
-					r.pool.Metrics.Resumes.Add(1)
-					continue
-				}
-				return total, replyError("RETR", r.path, ferr)
+			cutShort := r.size >= 0 && r.pos < r.size && r.pos > r.opened
+			ferr := r.finishLocked(ctx)
+			if ferr == nil && cutShort {
+				ferr = errCutShort
 			}
-			return total, io.EOF
+			if ferr == nil {
+				return total, io.EOF
+			}
+			if retry(ferr, &r.pool.Metrics.Resumes) {
+				continue
+			}
+			if ctx.Err() != nil {
+				return total, ctxError("RETR", r.path, ctx)
+			}
+			return total, replyError("RETR", r.path, ferr)
 		}
-		// The data connection failed: resume at the exact offset once.
+		// The data connection failed: resume at the exact offset.
 		r.dropLocked()
-		if retried || ctx.Err() != nil {
+		if !retry(err, &r.pool.Metrics.Resumes) {
 			return total, replyError("RETR", r.path, err)
 		}
-		retried = true
-		r.pool.Metrics.Resumes.Add(1)
-		r.pool.log.Debug("read stream broke; resuming", "path", r.path, "offset", r.pos, "err", err)
 	}
 	return total, nil
+}
+
+// errCutShort: a stream ended with success before the expected size.
+var errCutShort = errors.New("transfer ended before the listed size (cut after the server finished?)")
+
+// int64Counter is the part of atomic.Int64 that retry needs.
+type int64Counter = interface{ Add(int64) int64 }
+
+// readLocked reads from the stream until buf is full or it fails. When
+// ctx's deadline passes, the control connection is closed and the data
+// connection's deadline set in the past, so that a stalled read returns at
+// once; a cancellation lets the read go on (see conn.bind). Either way the
+// pool hears how long the stream had been silent.
+func (r *Reader) readLocked(ctx context.Context, buf []byte) (int, error) {
+	c, resp := r.c, r.resp
+	var last atomic.Int64 // when the last byte came, in Unix nanoseconds
+	last.Store(time.Now().UnixNano())
+	stop := context.AfterFunc(ctx, func() {
+		r.pool.noteStalled(time.Unix(0, last.Load()))
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			c.interrupt()
+			_ = resp.SetDeadline(time.Now())
+		}
+	})
+	defer stop()
+	n := 0
+	for n < len(buf) {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return n, ctx.Err()
+		}
+		m, err := resp.Read(buf[n:])
+		if m > 0 {
+			n += m
+			last.Store(time.Now().UnixNano())
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 func (r *Reader) openLocked(ctx context.Context, off int64, fresh bool) error {
@@ -97,20 +190,33 @@ func (r *Reader) openLocked(ctx context.Context, off int64, fresh bool) error {
 	if err != nil {
 		return err
 	}
+	stop := c.bind(ctx, r.pool.noteStalled)
 	resp, err := c.sc.RetrFrom(r.path, uint64(off))
+	if usable := stop(); !usable {
+		if resp != nil {
+			_ = resp.Close() // fails at once: its control connection is closed
+		}
+		r.pool.put(c, true)
+		return ctxError("RETR", r.path, ctx)
+	}
 	if err != nil {
+		r.pool.noteTimeout(err)
 		r.pool.put(c, broken(err))
 		return replyError("RETR", r.path, err)
 	}
-	r.c, r.resp, r.pos = c, resp, off
+	r.pool.noteAnswered()
+	r.c, r.resp, r.pos, r.opened = c, resp, off, off
 	return nil
 }
 
 // finishLocked reads the final reply of a stream the server ended and
 // returns the connection.
-func (r *Reader) finishLocked() error {
+func (r *Reader) finishLocked(ctx context.Context) error {
+	stop := r.c.bind(ctx, r.pool.noteStalled)
 	err := r.resp.Close()
-	r.pool.put(r.c, broken(err))
+	usable := stop()
+	r.pool.noteTimeout(err)
+	r.pool.put(r.c, broken(err) || !usable)
 	r.c, r.resp = nil, nil
 	return err
 }
@@ -118,25 +224,34 @@ func (r *Reader) finishLocked() error {
 // abortLocked ends a stream early. The server answers 426 (or 550, or 226)
 // on the control connection; the connection is kept only if a NOOP after
 // that proves it is still in step (proftpd sometimes drops it instead).
-func (r *Reader) abortLocked() {
+func (r *Reader) abortLocked(ctx context.Context) {
+	stop := r.c.bind(ctx, r.pool.noteStalled)
 	err := r.resp.Close()
 	var te *textproto.Error
 	ok := err == nil || errors.As(err, &te) && te.Code != 421
 	if ok {
-		ok = r.c.sc.NoOp() == nil
+		err = r.c.sc.NoOp()
+		ok = err == nil
 	}
+	r.pool.noteTimeout(err)
+	ok = stop() && ok
 	r.pool.put(r.c, !ok)
 	r.c, r.resp = nil, nil
 }
 
+// dropLocked abandons a stream that failed: the control connection is
+// closed first, so closing the data connection does not wait for a reply.
 func (r *Reader) dropLocked() {
-	r.pool.put(r.c, true)
+	c, resp := r.c, r.resp
 	r.c, r.resp = nil, nil
+	c.interrupt()
+	_ = resp.Close()
+	r.pool.put(c, true)
 }
 
 // park closes the stream if the reader is idle; it reports whether a
-// connection was freed.
-func (r *Reader) park() bool {
+// connection was freed. ctx is the waiting operation's.
+func (r *Reader) park(ctx context.Context) bool {
 	if !r.mu.TryLock() {
 		return false
 	}
@@ -145,17 +260,19 @@ func (r *Reader) park() bool {
 		return false
 	}
 	r.pool.readerIdle(r, false)
-	r.abortLocked()
+	r.abortLocked(ctx)
 	return true
 }
 
-// Close ends the stream, if any.
+// Close ends the stream, if any, within the pool's timeout.
 func (r *Reader) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.pool.readerIdle(r, false)
 	if r.resp != nil {
-		r.abortLocked()
+		ctx, cancel := context.WithTimeout(context.Background(), r.pool.cfg.Timeout)
+		defer cancel()
+		r.abortLocked(ctx)
 	}
 	return nil
 }

@@ -35,6 +35,7 @@ type EmbeddedOptions struct {
 	MaxTLS       uint16         // default: Go's maximum (TLS 1.3)
 	Logger       *slog.Logger   // nil → discard
 	Listen       string         // control address, default "127.0.0.1:0"
+	Passive      *PassiveRange  // fixed passive ports (for a proxy in front); default: any free port
 }
 
 // Embedded is a running in-process FTP(S) server.
@@ -177,6 +178,7 @@ func (d *driver) GetSettings() (*ftpserver.Settings, error) {
 		DisableActiveMode:   true, // loopback tests use passive mode only
 		DefaultTransferType: ftpserver.TransferTypeBinary,
 	}
+	s.PassiveTransferPortRange = d.e.Opts.Passive.portGetter()
 	switch {
 	case d.e.Opts.NoTLS:
 		s.TLSRequired = ftpserver.ClearOrEncrypted
