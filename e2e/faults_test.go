@@ -595,8 +595,59 @@ func TestFaultUploadCut(t *testing.T) {
 			if r := runFor(faultTimeout+5*time.Second, "ls", m.Dir); r.err != nil {
 				t.Errorf("ls after the cut upload: %s", r)
 			}
+			// Once the server is reachable again, saving the same data works.
+			if err := os.WriteFile(filepath.Join(m.Dir, "keep.bin"), data, 0o644); err != nil {
+				t.Errorf("saving again once the server is back: %v", err)
+			}
+			if got, err := os.ReadFile(keep); err != nil || !bytes.Equal(got, data) {
+				t.Errorf("after the retry the server has %d bytes (%v), want the new %d", len(got), err, len(data))
+			}
 		})
 	}
+}
+
+// TestSlowTransfersOutlastTimeout: timeout= bounds each network read and
+// write of a transfer, not the whole transfer, so an upload and a read that
+// take longer than timeout on a slow link still succeed.
+func TestSlowTransfersOutlastTimeout(t *testing.T) {
+	fx := faultFixture(t, 0, 0)
+	s := proxiedEmbedded(t, fx)
+	m := mountAt(t, binary, t.TempDir(), s.URL, s.Env, append(s.Opts, "timeout=2s")...)
+	const rate = 2 << 20 // bytes per second each way
+	s.Proxy.SetRate(rate, rate)
+	data := make([]byte, 8<<20) // about 4 s each way at this rate
+	_, _ = rand.Read(data)
+	start := time.Now()
+	if err := os.WriteFile(filepath.Join(m.Dir, "slow.bin"), data, 0o644); err != nil {
+		t.Fatalf("an upload longer than timeout= failed: %v", err)
+	}
+	took := time.Since(start)
+	if took < 3*time.Second {
+		t.Fatalf("the upload took only %v: the rate limit did not apply", took)
+	}
+	if got, err := os.ReadFile(filepath.Join(fx.Root, "slow.bin")); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("server copy: %d bytes, %v", len(got), err)
+	}
+	r := runFor(30*time.Second, "sha256sum", filepath.Join(m.Dir, "slow.bin"))
+	if r.err != nil || !strings.HasPrefix(r.out, hashBytes(data)) {
+		t.Errorf("reading back over the slow link: %s", r)
+	}
+	// An in-place write first downloads the whole file into the spool.
+	f, err := os.OpenFile(filepath.Join(m.Dir, "slow.bin"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("PATCH"), 1<<20); err != nil {
+		t.Errorf("an in-place write whose download outlasts timeout=: %v", err)
+	}
+	if err := f.Close(); err != nil {
+		t.Errorf("close after the in-place write: %v", err)
+	}
+	copy(data[1<<20:], "PATCH")
+	if got, err := os.ReadFile(filepath.Join(fx.Root, "slow.bin")); err != nil || !bytes.Equal(got, data) {
+		t.Errorf("server copy after the in-place write: %d bytes, %v", len(got), err)
+	}
+	t.Logf("8 MiB up in %v at %d MiB/s with timeout=2s", took.Round(time.Millisecond), rate>>20)
 }
 
 // TestVsftpdMaxPerIP: vsftpd allows two connections per address; sixteen
