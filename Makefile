@@ -72,3 +72,12 @@ demo-stop:
 
 clean:
 	rm -rf bin $(DEMO)
+
+# bench measures ftpsfs against curl, lftp and rclone mount on vsftpd and the
+# embedded server, on loopback and at 20 ms RTT, and prints the ratios (as root;
+# installs lftp and rclone if missing; see e2e/bench). Takes long: for a quick
+# sanity run, make bench BENCH_FLAGS=-quick; all flags: bin/ftpsfs-bench -h.
+.PHONY: bench
+bench: deps build
+	$(GO) build -o bin/ftpsfs-bench ./e2e/bench
+	bin/ftpsfs-bench -ftpsfs $(BIN) $(BENCH_FLAGS)
