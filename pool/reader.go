@@ -229,7 +229,9 @@ func (r *Reader) abortLocked(ctx context.Context) {
 	err := r.resp.Close()
 	var te *textproto.Error
 	ok := err == nil || errors.As(err, &te) && te.Code != 421
-	if ok {
+	if err != nil && ok {
+		// Only an abort needs proof that the connection is still in step;
+		// a 226 means the transfer had ended normally.
 		err = r.c.sc.NoOp()
 		ok = err == nil
 	}
