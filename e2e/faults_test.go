@@ -159,20 +159,7 @@ func proxiedVsftpd(t *testing.T, fx *fixture, extra map[string]string) *faultSer
 // the test (never skips) when vsftpd cannot run here.
 func startVsftpdWith(t *testing.T, fx *fixture, extra map[string]string) *testserver.Vsftpd {
 	t.Helper()
-	v, err := testserver.StartVsftpd(testserver.VsftpdOptions{Root: fx.Root, Extra: extra})
-	if errors.Is(err, testserver.ErrVsftpdNotInstalled) || errors.Is(err, testserver.ErrNotRoot) {
-		t.Fatalf("%v (make test installs it when run as root)", err)
-	}
-	if err != nil {
-		t.Fatalf("vsftpd: %v", err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("vsftpd log:\n%s", tail(v.Log(), 60))
-		}
-		_ = v.Close()
-	})
-	return v
+	return runVsftpd(t, testserver.VsftpdOptions{Root: fx.Root, Extra: extra})
 }
 
 func vsftpdServer(v *testserver.Vsftpd, fx *fixture, addr string) *server {

@@ -67,9 +67,12 @@ func startEmbedded(t *testing.T, root string, implicit bool) *server {
 	}
 }
 
-func startVsftpd(t testing.TB, root string, implicit bool) *server {
+// runVsftpd starts vsftpd for one test: it fails with what to install when
+// vsftpd cannot run, shows the end of its log when the test failed, and
+// stops it at cleanup.
+func runVsftpd(t testing.TB, opts testserver.VsftpdOptions) *testserver.Vsftpd {
 	t.Helper()
-	v, err := testserver.StartVsftpd(testserver.VsftpdOptions{Root: root, Implicit: implicit})
+	v, err := testserver.StartVsftpd(opts)
 	if errors.Is(err, testserver.ErrVsftpdNotInstalled) || errors.Is(err, testserver.ErrNotRoot) {
 		t.Fatalf("%v (make test installs it when run as root)", err)
 	}
@@ -82,6 +85,12 @@ func startVsftpd(t testing.TB, root string, implicit bool) *server {
 		}
 		_ = v.Close()
 	})
+	return v
+}
+
+func startVsftpd(t testing.TB, root string, implicit bool) *server {
+	t.Helper()
+	v := runVsftpd(t, testserver.VsftpdOptions{Root: root, Implicit: implicit})
 	scheme := "ftpes"
 	if implicit {
 		scheme = "ftps"

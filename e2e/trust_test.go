@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -77,20 +76,8 @@ func startTrust(t *testing.T, kind string, spec trustSpec) *trustServer {
 		}
 		t.Setenv("OPENSSL_CONF", conf)
 	}
-	v, err := testserver.StartVsftpd(testserver.VsftpdOptions{Root: root, Cert: spec.cert, ClientCA: spec.clientCA,
+	v := runVsftpd(t, testserver.VsftpdOptions{Root: root, Cert: spec.cert, ClientCA: spec.clientCA,
 		NoTLS: spec.noTLS, Implicit: spec.implicit, Extra: spec.extra})
-	if errors.Is(err, testserver.ErrVsftpdNotInstalled) || errors.Is(err, testserver.ErrNotRoot) {
-		t.Fatalf("%v (make test installs it when run as root)", err)
-	}
-	if err != nil {
-		t.Fatalf("vsftpd: %v", err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("vsftpd log:\n%s", tail(v.Log(), 40))
-		}
-		_ = v.Close()
-	})
 	_, port, _ := strings.Cut(v.Addr, ":")
 	return &trustServer{Addr: v.Addr, Port: port, User: v.User, Pass: v.Password, Cert: v.Cert, Log: v.Log}
 }
