@@ -75,6 +75,9 @@ func NewBlocks(maxBytes int64) *Blocks {
 	return b
 }
 
+// MaxBytes is the cache's bound.
+func (b *Blocks) MaxBytes() int64 { return b.maxBytes }
+
 // onRemoveLocked keeps bytes and the path index in step with the LRU; the
 // LRU calls it for every removal (eviction, Remove, Purge).
 func (b *Blocks) onRemoveLocked(key BlockKey, data []byte) {

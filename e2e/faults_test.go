@@ -732,3 +732,44 @@ func hashBytes(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
+
+// TestFaultCutsDuringParallelRanges: with each connection held to 8 MiB/s
+// (a link where one stream's window is the limit), a long sequential read
+// moves to parallel ranged streams, and cuts while they run are resumed:
+// the file reads back exactly.
+func TestFaultCutsDuringParallelRanges(t *testing.T) {
+	for _, k := range faultServerKinds {
+		t.Run(k.name, func(t *testing.T) {
+			fx := faultFixture(t, 0, 0)
+			s := k.start(t, fx)
+			s.Proxy.SetRate(0, 8<<20)
+			m := mountAt(t, binary, t.TempDir(), s.URL, s.Env, append(s.Opts, "debug")...)
+			base := s.Proxy.Stats().BytesDown
+			done := make(chan struct{})
+			cuts := make(chan int, 1)
+			go func() {
+				n := 0
+				defer func() { cuts <- n }()
+				for _, at := range []int64{55 << 20, 75 << 20} {
+					for s.Proxy.Stats().BytesDown-base < at {
+						select {
+						case <-done:
+							return
+						case <-time.After(time.Millisecond):
+						}
+					}
+					s.Proxy.Cut()
+					n++
+				}
+			}()
+			checkSum(t, m, fx, "big.bin")
+			close(done)
+			if n := <-cuts; n != 2 {
+				t.Errorf("only %d of 2 cuts happened during the read", n)
+			}
+			if logs := m.logs.String(); !strings.Contains(logs, "parallel ranges started") {
+				t.Errorf("the read never used parallel ranges; log:\n%s", tail(logs, 40))
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,10 +25,16 @@ func mount(t *testing.T, r *fakeRemote) string {
 
 func mountWith(t *testing.T, r *fakeRemote, readOnly bool) string {
 	t.Helper()
+	return mountRemote(t, r, 64<<20, readOnly, nil)
+}
+
+// mountRemote mounts any Remote with a block cache of cacheBytes.
+func mountRemote(t *testing.T, r Remote, cacheBytes int64, readOnly bool, log *slog.Logger) string {
+	t.Helper()
 	dir := t.TempDir()
-	fsys := New(r, cache.NewDirs(time.Minute, 100, nil), cache.NewBlocks(64<<20), Config{
+	fsys := New(r, cache.NewDirs(time.Minute, 100, nil), cache.NewBlocks(cacheBytes), Config{
 		Root: "/", UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), BlockSize: 64 << 10, Timeout: 5 * time.Second,
-		ReadOnly: readOnly, SpoolDir: t.TempDir(),
+		ReadOnly: readOnly, SpoolDir: t.TempDir(), Logger: log,
 	})
 	server, err := Mount(dir, fsys, MountConfig{FSName: "fake", AttrTimeout: time.Second, EntryTimeout: time.Second, ReadOnly: readOnly})
 	if err != nil {

@@ -3,7 +3,6 @@ package fusefs
 import (
 	"context"
 	"errors"
-	"io"
 	"io/fs"
 	"path"
 	"sync"
@@ -31,11 +30,10 @@ type handle struct {
 	ver      string
 	size     int64
 	writable bool
-	reader   RemoteReader
 
-	fillMu    sync.Mutex // one fill at a time on this handle's stream
-	nextBlock int64      // the block the stream will yield next
-	ra        *readAhead
+	fillMu sync.Mutex  // one fill at a time on this handle's stream
+	own    blockStream // the handle's stream, under fillMu
+	ra     *readAhead
 }
 
 var (
@@ -48,7 +46,7 @@ var (
 
 func (f *FS) newHandle(n *fileNode, p string, fi fs.FileInfo, writable bool) *handle {
 	return &handle{fsys: f, node: n, path: p, info: fi, ver: version(fi), size: fi.Size(), writable: writable,
-		reader: f.openReader(p, fi.Size()), nextBlock: -1, ra: newReadAhead()}
+		own: blockStream{reader: f.openReader(p, fi.Size()), next: -1}, ra: newReadAhead()}
 }
 
 // sizeExpecter is a reader that can tell a transfer the server ended early
@@ -56,7 +54,18 @@ func (f *FS) newHandle(n *fileNode, p string, fi fs.FileInfo, writable bool) *ha
 type sizeExpecter interface{ ExpectSize(int64) }
 
 func (f *FS) openReader(p string, size int64) RemoteReader {
-	r := f.remote.OpenReader(p)
+	return expectSize(f.remote.OpenReader(p), size)
+}
+
+// openLaneReader opens a read-ahead stream when the remote has them.
+func (f *FS) openLaneReader(p string, size int64) RemoteReader {
+	if lo, ok := f.remote.(laneOpener); ok {
+		return expectSize(lo.OpenLaneReader(p), size)
+	}
+	return f.openReader(p, size)
+}
+
+func expectSize(r RemoteReader, size int64) RemoteReader {
 	if e, ok := r.(sizeExpecter); ok {
 		e.ExpectSize(size)
 	}
@@ -78,6 +87,7 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 	for pos := off; pos < end; {
 		idx := pos / bs
 		h.observe(idx)
+		h.awaitLane(ctx, idx)
 		data, err := h.fsys.blocks.Get(ctx, h.key(idx), func(ctx context.Context) ([]byte, error) {
 			return h.fill(ctx, idx)
 		})
@@ -103,44 +113,19 @@ func (h *handle) fill(ctx context.Context, idx int64) ([]byte, error) {
 	if data, ok := h.fsys.blocks.Peek(h.key(idx)); ok {
 		return data, nil // filled by read-on while we waited
 	}
-	if h.nextBlock >= 0 && idx > h.nextBlock && idx-h.nextBlock <= forwardSkipBlocks {
-		for b := h.nextBlock; b < idx; b++ {
+	if next := h.own.next; next >= 0 && idx > next && idx-next <= forwardSkipBlocks {
+		for b := next; b < idx; b++ {
 			if _, ok := h.fsys.blocks.Peek(h.key(b)); ok {
 				break // someone else has it; reopening at idx is as cheap
 			}
-			data, err := h.readBlock(ctx, b)
+			data, err := h.own.readBlock(ctx, b, h.fsys.cfg.BlockSize, h.size)
 			if err != nil {
 				return nil, err
 			}
 			h.fsys.blocks.Add(h.key(b), data)
 		}
 	}
-	return h.readBlock(ctx, idx)
-}
-
-func (h *handle) readBlock(ctx context.Context, idx int64) ([]byte, error) {
-	bs := int64(h.fsys.cfg.BlockSize)
-	start := idx * bs
-	n := min(bs, h.size-start)
-	want := n
-	last := start+n == h.size
-	if last {
-		// Ask for one byte past the end: the stream then meets EOF and the
-		// server's 226 at once, so the connection goes back to the pool now
-		// instead of being aborted (426, NOOP) when the file is closed.
-		want++
-	}
-	buf := make([]byte, want)
-	got, err := h.reader.ReadAt(ctx, buf, start)
-	if int64(got) >= n && (!last || err == nil || errors.Is(err, io.EOF)) {
-		h.nextBlock = idx + 1
-		return buf[:n:n], nil
-	}
-	h.nextBlock = -1
-	if err == nil || errors.Is(err, io.EOF) {
-		err = errShortRead
-	}
-	return nil, err
+	return h.own.readBlock(ctx, idx, h.fsys.cfg.BlockSize, h.size)
 }
 
 // fail maps a read failure; a file that turned out shorter than listed
@@ -178,7 +163,7 @@ func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 
 func (h *handle) Release(ctx context.Context) syscall.Errno {
 	h.ra.stop()
-	_ = h.reader.Close()
+	_ = h.own.reader.Close()
 	if h.writable {
 		h.node.releaseWriter(transferContext(ctx))
 	}

@@ -68,5 +68,6 @@ func Mount(dir string, f *FS, mc MountConfig) (*fuse.Server, error) {
 		_ = server.Unmount()
 		return nil, err
 	}
+	raiseReadAhead(dir, readAheadKB, mc.Logger)
 	return server, nil
 }

@@ -14,7 +14,8 @@ import (
 // Pool lends logged-in control connections. At most MaxConns exist at once;
 // read streams may hold at most MaxConns-1 of them (when MaxConns > 1) so
 // metadata operations always find one, and an idle stream is closed to free
-// its connection when anyone is waiting.
+// its connection when anyone is waiting. Read-ahead lanes may use every
+// connection but give theirs back as soon as anything else waits.
 //
 // Faults: every wait ends with the operation's context (the socket is closed
 // under an operation whose context ends; see conn.bind). A broken connection
@@ -37,6 +38,7 @@ type Pool struct {
 	max      int                   // MaxConns, lowered when the server refuses more
 	shrunkAt time.Time             // when max was last lowered (or raised again)
 	streams  int                   // connections lent to readers
+	waiting  int                   // gets (other than lanes') waiting for a connection
 	readers  map[*Reader]time.Time // readers holding a stream while not reading, by last use
 	changed  chan struct{}         // closed and replaced whenever a connection is freed
 	closed   bool
@@ -117,11 +119,40 @@ func (p *Pool) OpenConns() int {
 	return p.open
 }
 
-func (p *Pool) maxStreamsLocked() int {
-	if p.max > 1 {
-		return p.max - 1
+// use says what a connection is lent for.
+type use int
+
+const (
+	useOp     use = iota // one command or listing
+	useStream            // a transfer that may stay open between reads
+	useLane              // parallel read-ahead (see OpenLaneReader)
+)
+
+// streamLimitLocked is how many streams may be open when one of kind asks.
+// Streams leave one connection for commands, so a listing never waits
+// behind open transfers. Read-ahead lanes may also take that one, because
+// they give it back between blocks whenever anything waits (contended).
+func (p *Pool) streamLimitLocked(kind use) int {
+	if kind == useLane || p.max <= 1 {
+		return p.max
 	}
-	return 1
+	return p.max - 1
+}
+
+// contended reports whether an operation or a reader waits for a
+// connection.
+func (p *Pool) contended() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.waiting > 0
+}
+
+// ReadLanes is how many streams one sequential reader may use at once:
+// every stream slot, and at least two when there are two connections.
+func (p *Pool) ReadLanes() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return max(p.streamLimitLocked(useStream), min(p.max, 2))
 }
 
 func (p *Pool) signalLocked() {
@@ -177,7 +208,8 @@ func (p *Pool) noteAnswered() {
 // get lends a connection. fresh skips idle connections that were not
 // checked, after an operation failed on one. Everything it waits for (a free
 // connection, a NOOP, a dial) ends with ctx.
-func (p *Pool) get(ctx context.Context, forStream, fresh bool) (*conn, error) {
+func (p *Pool) get(ctx context.Context, kind use, fresh bool) (*conn, error) {
+	forStream := kind != useOp
 	backoff := backoffMin
 	refusedSince := time.Time{}
 	for {
@@ -190,7 +222,9 @@ func (p *Pool) get(ctx context.Context, forStream, fresh bool) (*conn, error) {
 			return nil, ErrClosed
 		}
 		p.regrowLocked()
-		if !forStream || p.streams < p.maxStreamsLocked() {
+		// Lanes stand back while anyone else waits, or a lane that just
+		// yielded would take its connection straight back.
+		if kind == useOp || p.streams < p.streamLimitLocked(kind) && (kind != useLane || p.waiting == 0) {
 			if n := len(p.idle); n > 0 {
 				c := p.idle[n-1]
 				p.idle = p.idle[:n-1]
@@ -250,17 +284,32 @@ func (p *Pool) get(ctx context.Context, forStream, fresh bool) (*conn, error) {
 				return c, nil
 			}
 		}
-		victim := p.oldestIdleReaderLocked()
 		wake := p.changed
+		if kind == useLane {
+			// Read-ahead waits its turn; it never takes a stream from a reader.
+			p.mu.Unlock()
+			select {
+			case <-wake:
+			case <-ctx.Done():
+			}
+			continue
+		}
+		victim := p.oldestIdleReaderLocked()
+		p.waiting++
 		p.mu.Unlock()
 		if victim != nil && victim.park(ctx) {
 			p.Metrics.Evictions.Add(1)
-			continue
+		} else {
+			select {
+			case <-wake:
+			case <-ctx.Done():
+			}
 		}
-		select {
-		case <-wake:
-		case <-ctx.Done():
+		p.mu.Lock()
+		if p.waiting--; p.waiting == 0 {
+			p.signalLocked() // lanes held back may go on
 		}
+		p.mu.Unlock()
 	}
 }
 
@@ -441,7 +490,7 @@ func (p *Pool) do(ctx context.Context, op, path string, idempotent bool, fn func
 	defer cancel()
 	fresh := false
 	for attempt := 0; ; attempt++ {
-		c, err := p.get(ctx, false, fresh)
+		c, err := p.get(ctx, useOp, fresh)
 		if err != nil {
 			return err
 		}

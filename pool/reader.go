@@ -29,6 +29,7 @@ const maxResumeFailures = 2
 type Reader struct {
 	pool *Pool
 	path string
+	kind use // useStream, or useLane for read-ahead that yields
 
 	mu     sync.Mutex
 	c      *conn
@@ -40,7 +41,15 @@ type Reader struct {
 
 // OpenReader returns a reader for path; nothing is sent until the first read.
 func (p *Pool) OpenReader(path string) *Reader {
-	return &Reader{pool: p, path: path, size: -1}
+	return &Reader{pool: p, path: path, kind: useStream, size: -1}
+}
+
+// OpenLaneReader returns a reader for parallel read-ahead: one of several
+// streams fetching ranges of one file. It may use the connection that
+// other streams leave for commands, and gives its stream up before a read
+// whenever an operation or another reader waits for a connection.
+func (p *Pool) OpenLaneReader(path string) *Reader {
+	return &Reader{pool: p, path: path, kind: useLane, size: -1}
 }
 
 // ExpectSize tells the reader the file's size as listed. A stream that ends
@@ -73,7 +82,7 @@ func (r *Reader) ReadAt(ctx context.Context, buf []byte, off int64) (int, error)
 			r.pool.readerIdle(r, true)
 		}
 	}()
-	if r.resp != nil && r.pos != off {
+	if r.resp != nil && (r.pos != off || r.kind == useLane && r.pool.contended()) {
 		r.abortLocked(ctx)
 	}
 	total := 0
@@ -186,7 +195,7 @@ func (r *Reader) readLocked(ctx context.Context, buf []byte) (int, error) {
 }
 
 func (r *Reader) openLocked(ctx context.Context, off int64, fresh bool) error {
-	c, err := r.pool.get(ctx, true, fresh)
+	c, err := r.pool.get(ctx, r.kind, fresh)
 	if err != nil {
 		return err
 	}

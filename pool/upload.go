@@ -16,7 +16,7 @@ func (p *Pool) StoreStream(ctx context.Context, target string, src io.Reader) (i
 	if err := checkPath(target); err != nil {
 		return 0, err
 	}
-	c, err := p.get(ctx, true, false)
+	c, err := p.get(ctx, useStream, false)
 	if err != nil {
 		return 0, err
 	}
