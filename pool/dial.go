@@ -107,17 +107,22 @@ func (d *dialer) dial(ctx context.Context) (*conn, error) {
 }
 
 // dialData opens a data connection. It belongs to no caller's context (it
-// outlives the request that started the transfer), connects in the
-// background while the transfer command is sent, and leaves the TLS
-// handshake to the first read or write: some servers (proftpd, pure-ftpd)
-// start TLS on the data port only after RETR/STOR.
+// outlives the request that started the transfer) and connects in the
+// background while the transfer command is sent. The TLS handshake starts
+// in the background too, as soon as the connection is up: the ClientHello
+// waits in the server's socket buffer until the server starts TLS on the
+// data port (proftpd and pure-ftpd do so only after RETR/STOR), so the
+// handshake overlaps the command's round trip instead of following its
+// reply. Reads and writes wait for it; a failure surfaces there.
 func (d *dialer) dialData(nd *net.Dialer, network, address string, dataTLS *tls.Config) net.Conn {
 	d.metrics.DataConns.Add(1)
 	nc := net.Conn(&deadlineConn{Conn: dialLazy(nd, network, address, d.cfg.Timeout, d.onDataConn), timeout: d.cfg.Timeout})
 	if dataTLS == nil {
 		return nc
 	}
-	return &dataConn{Conn: tls.Client(nc, dataTLS), timeout: d.cfg.Timeout, onResume: d.noteResume}
+	dc := &dataConn{Conn: tls.Client(nc, dataTLS), timeout: d.cfg.Timeout, onResume: d.noteResume}
+	go func() { _ = dc.Handshake() }()
+	return dc
 }
 
 func (d *dialer) noteResume(resumed bool) {

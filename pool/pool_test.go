@@ -285,3 +285,40 @@ func TestWarmOpensConnectionsUpToTheLimit(t *testing.T) {
 		t.Error("a listing after Warm logged in again")
 	}
 }
+
+// TestLanesBorrowTheCommandConnection: with two connections, read-ahead
+// lanes may hold both, and a listing still gets one at once.
+func TestLanesBorrowTheCommandConnection(t *testing.T) {
+	srv, files := startServer(t, testserver.EmbeddedOptions{})
+	p := newPool(t, srv, func(c *Config) { c.MaxConns = 2 })
+	if n := p.ReadLanes(); n != 2 {
+		t.Fatalf("ReadLanes() = %d with two connections, want 2", n)
+	}
+	data := files["big.bin"]
+	lanes := []*Reader{p.OpenLaneReader("/big.bin"), p.OpenLaneReader("/big.bin")}
+	for i, r := range lanes {
+		buf := make([]byte, 1000)
+		if _, err := r.ReadAt(ctxT(t), buf, int64(i)<<20); err != nil || !bytes.Equal(buf, data[i<<20:i<<20+1000]) {
+			t.Fatalf("lane %d: %v or content differs", i, err)
+		}
+	}
+	p.mu.Lock()
+	streams := p.streams
+	p.mu.Unlock()
+	if streams != 2 {
+		t.Errorf("%d streams open for two lanes with two connections, want 2", streams)
+	}
+	start := time.Now()
+	if _, err := p.List(ctxT(t), "/"); err != nil {
+		t.Fatalf("List while lanes hold every connection: %v", err)
+	}
+	t.Logf("List took %v", time.Since(start))
+	for i, r := range lanes {
+		buf := make([]byte, 1000)
+		off := int64(i)<<20 + 1000
+		if _, err := r.ReadAt(ctxT(t), buf, off); err != nil || !bytes.Equal(buf, data[off:off+1000]) {
+			t.Fatalf("lane %d after the listing: %v or content differs", i, err)
+		}
+		_ = r.Close()
+	}
+}

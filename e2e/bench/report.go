@@ -96,7 +96,7 @@ func (rp report) figureTable(sec *section) table {
 			target = fmt.Sprintf("≤ %d MiB (cache_size + 64 MiB)", rp.cacheMiB+64)
 		}
 		if c := rp.res.cells[key{sec.Name, rw.ID, cFtpsfs}]; rw.Check != nil && sec.Counted && c != nil && len(c.Secs) > 0 {
-			if rw.Check(c.Cmds) {
+			if rw.Check(c.Cmds, c.Secs[0]) {
 				target += " — server: ✓"
 			} else {
 				target += " — server: ✗"
