@@ -67,7 +67,7 @@ func TestCheckVsftpd(t *testing.T) {
 		"listing:      LIST -a of /: 1 entry",
 		"times:        minutes (LIST shows HH:MM, and only the day for files older than six months); MDTM gives seconds per file",
 		"mount path:   ok",
-		"connections:  4 at once: accepted",
+		"connections:  8 at once: accepted",
 		"result:       a mount would work")
 	wantLines(t, "check -d trace", errOut, "PASS ****", "AUTH TLS", "LIST -a")
 	for what, text := range map[string]string{"stdout": out, "stderr": errOut} {
@@ -114,7 +114,7 @@ func TestCheckRecommends(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 		}
-		wantLines(t, "check output", out, "connections:  the server accepted 2 of 4 at once (421 ", "-o connections=2",
+		wantLines(t, "check output", out, "connections:  the server accepted 2 of 8 at once (421 ", "-o connections=2",
 			"MOUNTPOINT -o "+s.pin()+",connections=2")
 	})
 	t.Run("TLS 1.3 only", func(t *testing.T) {

@@ -638,7 +638,7 @@ func TestSlowTransfersOutlastTimeout(t *testing.T) {
 }
 
 // TestVsftpdMaxPerIP: vsftpd allows two connections per address; sixteen
-// parallel readers through a mount that would use four all get the right
+// parallel readers through a mount that would use eight all get the right
 // bytes (the pool shrinks to two and queues), and listings still answer.
 func TestVsftpdMaxPerIP(t *testing.T) {
 	fx := faultFixture(t, 16, 3<<20)

@@ -21,6 +21,7 @@ const (
 	maxLaneChunkBytes = 64 << 20
 	laneAfterBytes    = 8 << 20 // sequential reading before measuring one stream
 	laneGain          = 1.15    // how much faster lanes must be to stay
+	maxLanes          = 4       // more streams per file gain little and crowd other files out
 )
 
 // laneProbe is a handle's state of trying lanes, under readAhead.mu.
@@ -105,7 +106,7 @@ func (f *FS) lanePlan() lanePlan {
 		return lanePlan{}
 	}
 	bs := int64(f.cfg.BlockSize)
-	p := lanePlan{lanes: lo.ReadLanes(), after: max(1, laneAfterBytes/bs)}
+	p := lanePlan{lanes: min(lo.ReadLanes(), maxLanes), after: max(1, laneAfterBytes/bs)}
 	// What is fetched ahead must stay cached until it is read: the window
 	// stays within half the block cache. Chunks are as large as that
 	// allows, up to maxLaneChunkBytes: every chunk costs a reopen, a TCP

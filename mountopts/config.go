@@ -42,7 +42,7 @@ func (m TLSMode) defaultPort() int {
 // Defaults not expressed elsewhere; the table's Default column repeats them
 // for --help and a test checks the two agree.
 const (
-	defaultConnections  = 4
+	DefaultConnections  = 8
 	defaultTimeout      = 30 * time.Second
 	defaultAttrTimeout  = time.Second
 	defaultEntryTimeout = time.Second
@@ -99,7 +99,7 @@ func defaultConfig() *Config {
 		Root:         "/",
 		TLSMin:       tls.VersionTLS12,
 		TLSMax:       tls.VersionTLS13,
-		Connections:  defaultConnections,
+		Connections:  DefaultConnections,
 		Timeout:      defaultTimeout,
 		UID:          -1,
 		GID:          -1,

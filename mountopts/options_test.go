@@ -17,7 +17,7 @@ func TestDefaults(t *testing.T) {
 	}
 	want := &Config{
 		Host: "files.example.com", Port: 990, User: "alice", Root: "/pub", TLS: TLSImplicit,
-		TLSMin: tls.VersionTLS12, TLSMax: tls.VersionTLS13, Connections: 4, Timeout: 30 * time.Second,
+		TLSMin: tls.VersionTLS12, TLSMax: tls.VersionTLS13, Connections: 8, Timeout: 30 * time.Second,
 		UID: -1, GID: -1, AttrTimeout: time.Second, EntryTimeout: time.Second,
 		DirCacheTTL: 30 * time.Second, CacheSize: 256 << 20,
 		FSName: "ftps://alice@files.example.com:990/pub",

@@ -51,7 +51,7 @@ var table = []option{
 	{name: "password_file", arg: "PATH", group: "connection",
 		help:  "read the password from the first line of PATH, which must not be readable by others",
 		value: func(st *state, v string) error { st.passwordFile = v; return nil }},
-	{name: "connections", arg: "N", def: "4", group: "connection",
+	{name: "connections", arg: "N", def: "8", group: "connection",
 		help: "control connections to the server, 1 to 64",
 		value: func(st *state, v string) (err error) {
 			st.cfg.Connections, err = parseIntRange(v, 1, 64)

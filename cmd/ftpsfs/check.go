@@ -363,7 +363,7 @@ func (c *checker) mountCommand() string {
 	if c.cfg.TLSMax == tls.VersionTLS12 && keep("tls_max") {
 		opts = append(opts, "tls_max=1.2")
 	}
-	if c.cfg.Connections != 4 && keep("connections") {
+	if c.cfg.Connections != mountopts.DefaultConnections && keep("connections") {
 		opts = append(opts, fmt.Sprintf("connections=%d", c.cfg.Connections))
 	}
 	for _, r := range c.recs {

@@ -107,7 +107,7 @@ func header(cfg *config, bin string, sz sizes, clients []client) []string {
 
 func optsNote(opts []string) string {
 	if len(opts) == 0 {
-		return " (connections=4, cache_size=256M, dir_cache_ttl=30s)"
+		return " (connections=8, cache_size=256M, dir_cache_ttl=30s)"
 	}
 	return " + " + strings.Join(opts, ",")
 }
