@@ -734,7 +734,7 @@ func hashBytes(b []byte) string {
 }
 
 // TestFaultCutsDuringParallelRanges: with each connection held to 8 MiB/s
-// (a link where one stream's window is the limit), a long sequential read
+// and a 4 ms round trip (a link where one stream's window is the limit), a long sequential read
 // moves to parallel ranged streams, and cuts while they run are resumed:
 // the file reads back exactly.
 func TestFaultCutsDuringParallelRanges(t *testing.T) {
@@ -742,6 +742,8 @@ func TestFaultCutsDuringParallelRanges(t *testing.T) {
 		t.Run(k.name, func(t *testing.T) {
 			fx := faultFixture(t, 0, 0)
 			s := k.start(t, fx)
+			// Lanes are only tried beyond a LAN's round trip.
+			s.Proxy.SetDelay(2*time.Millisecond, 2*time.Millisecond)
 			s.Proxy.SetRate(0, 8<<20)
 			m := mountAt(t, binary, t.TempDir(), s.URL, s.Env, append(s.Opts, "debug")...)
 			base := s.Proxy.Stats().BytesDown

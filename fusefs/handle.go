@@ -83,7 +83,9 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 	defer cancel()
 	end := min(off+int64(len(dest)), h.size)
 	bs := int64(h.fsys.cfg.BlockSize)
-	n := 0
+	// The reply is written to the kernel straight from the cached blocks
+	// (writev), without copying them into dest: blocks are never modified.
+	var parts [][]byte
 	for pos := off; pos < end; {
 		idx := pos / bs
 		h.observe(idx)
@@ -94,11 +96,14 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 		if err != nil {
 			return nil, h.fail(err)
 		}
-		c := copy(dest[n:end-off], data[pos-idx*bs:])
-		n += c
-		pos += int64(c)
+		if pos-idx*bs >= int64(len(data)) {
+			return nil, h.fail(errShortRead) // a block shorter than the listed size implies
+		}
+		part := data[pos-idx*bs : min(int64(len(data)), end-idx*bs)]
+		parts = append(parts, part)
+		pos += int64(len(part))
 	}
-	return fuse.ReadResultData(dest[:n]), 0
+	return fuse.ReadResultVector(parts), 0
 }
 
 func (h *handle) key(idx int64) cache.BlockKey {

@@ -22,6 +22,9 @@ const (
 	laneAfterBytes    = 8 << 20 // sequential reading before measuring one stream
 	laneGain          = 1.15    // how much faster lanes must be to stay
 	maxLanes          = 4       // more streams per file gain little and crowd other files out
+	// laneMinRTT: below it (a LAN, loopback) one stream's window covers
+	// any bandwidth, so lanes are not even tried.
+	laneMinRTT = 2 * time.Millisecond
 )
 
 // laneProbe is a handle's state of trying lanes, under readAhead.mu.
@@ -90,6 +93,8 @@ type laneOpener interface {
 	OpenLaneReader(path string) RemoteReader
 	// ReadLanes is how many streams one file may use at once.
 	ReadLanes() int
+	// RoundTrip is about the network's round-trip time.
+	RoundTrip() time.Duration
 }
 
 // lanePlan is how a sequential reader of this mount is fetched in parallel.
@@ -102,7 +107,7 @@ type lanePlan struct {
 
 func (f *FS) lanePlan() lanePlan {
 	lo, ok := f.remote.(laneOpener)
-	if !ok {
+	if !ok || lo.RoundTrip() < laneMinRTT {
 		return lanePlan{}
 	}
 	bs := int64(f.cfg.BlockSize)

@@ -27,6 +27,8 @@ type laneRemote struct {
 
 func (r *laneRemote) ReadLanes() int { return 3 }
 
+func (r *laneRemote) RoundTrip() time.Duration { return 10 * time.Millisecond }
+
 func (r *laneRemote) OpenReader(p string) RemoteReader {
 	return &slowReader{RemoteReader: r.fakeRemote.OpenReader(p), r: r}
 }

@@ -27,7 +27,10 @@ func (n *fileNode) readSpool(dest []byte, off int64) (fuse.ReadResult, bool, sys
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, true, toErrno(n.fsys.log, "read spool", n.info.Name(), err)
 	}
-	return fuse.ReadResultData(dest[:got]), true, 0
+	// A vector is written with writev; plain data would first be tried
+	// with splice, which fails (and logs) for 1 MiB reads: the reply
+	// header makes them larger than a pipe.
+	return fuse.ReadResultVector([][]byte{dest[:got]}), true, 0
 }
 
 // loadLocked fills the spool with the server's copy before the first

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/textproto"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/jlaffaye/ftp"
@@ -21,6 +22,9 @@ type dialer struct {
 	metrics *Metrics
 	// onDataConn, when set (by tests), sees every raw data connection.
 	onDataConn func(net.Conn)
+	// minRTT is the shortest command round trip seen, in nanoseconds; 0
+	// before the first login.
+	minRTT atomic.Int64
 }
 
 func newDialer(cfg Config, m *Metrics) (*dialer, error) {
@@ -98,6 +102,14 @@ func (d *dialer) dial(ctx context.Context) (*conn, error) {
 		_ = sc.Quit()
 		return nil, d.explainLogin(err)
 	}
+	// One NOOP measures the round trip, which decides whether parallel
+	// streams can pay (see RoundTrip).
+	sent := time.Now()
+	if err := sc.NoOp(); err != nil {
+		_ = sc.Quit()
+		return nil, d.explainLogin(err)
+	}
+	d.noteRTT(time.Since(sent))
 	d.metrics.Dials.Add(1)
 	c.sc = sc
 	c.lastUsed = time.Now()
@@ -123,6 +135,15 @@ func (d *dialer) dialData(nd *net.Dialer, network, address string, dataTLS *tls.
 	dc := &dataConn{Conn: tls.Client(nc, dataTLS), timeout: d.cfg.Timeout, onResume: d.noteResume}
 	go func() { _ = dc.Handshake() }()
 	return dc
+}
+
+func (d *dialer) noteRTT(rtt time.Duration) {
+	for {
+		old := d.minRTT.Load()
+		if old != 0 && old <= int64(rtt) || d.minRTT.CompareAndSwap(old, int64(rtt)) {
+			return
+		}
+	}
 }
 
 func (d *dialer) noteResume(resumed bool) {

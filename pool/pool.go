@@ -147,6 +147,12 @@ func (p *Pool) contended() bool {
 	return p.waiting > 0
 }
 
+// RoundTrip is the shortest command round trip seen on a fresh
+// connection: about the network's round-trip time.
+func (p *Pool) RoundTrip() time.Duration {
+	return time.Duration(p.dialer.minRTT.Load())
+}
+
 // ReadLanes is how many streams one sequential reader may use at once:
 // every stream slot, and at least two when there are two connections.
 func (p *Pool) ReadLanes() int {
