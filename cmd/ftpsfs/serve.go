@@ -54,6 +54,7 @@ func serve(mountPoint string, cfg *mountopts.Config, stderr io.Writer) (int, err
 		return 0, err
 	}
 
+	limitMemory(cfg.CacheSize)
 	dirs, blocks := cache.NewDirs(cfg.DirCacheTTL, 10000, nil), cache.NewBlocks(cfg.CacheSize)
 	var observer fusefs.Observer
 	if m != nil {
