@@ -193,33 +193,7 @@ var faultServerKinds = []struct {
 // the caller (a second mount on the same directory, a race-built binary).
 func mountAt(t *testing.T, bin, dir, url string, env []string, opts ...string) *mounted {
 	t.Helper()
-	requireFUSE(t)
-	m := &mounted{Dir: dir, logs: &lockedBuffer{}, done: make(chan error, 1)}
-	args := []string{url, m.Dir, "-f"}
-	if len(opts) > 0 {
-		args = append(args, "-o", strings.Join(opts, ","))
-	}
-	m.cmd = exec.Command(bin, args...)
-	m.cmd.Env = append(os.Environ(), env...)
-	m.cmd.Stdout, m.cmd.Stderr = m.logs, m.logs
-	if err := m.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { m.done <- m.cmd.Wait() }()
-	deadline := time.Now().Add(60 * time.Second) // a race-built binary starts slowly
-	for !isMounted(m.Dir) {
-		select {
-		case err := <-m.done:
-			t.Fatalf("ftpsfs exited before mounting (%v):\n%s", err, m.logs)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			_ = m.cmd.Process.Kill()
-			t.Fatalf("not mounted after 60s:\n%s", m.logs)
-		}
-	}
-	t.Cleanup(func() { m.unmount(t) })
-	return m
+	return startMount(t, bin, dir, 60*time.Second, url, env, opts...) // a race-built binary starts slowly
 }
 
 // exited waits up to d for the mount's process to end and returns how it

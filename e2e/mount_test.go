@@ -54,20 +54,27 @@ func requireFUSE(t testing.TB) {
 // checks that the process exits 0.
 func mountForeground(t testing.TB, url string, env []string, opts ...string) *mounted {
 	t.Helper()
+	return startMount(t, binary, t.TempDir(), 20*time.Second, url, env, opts...)
+}
+
+// startMount runs bin in the foreground on dir and waits up to wait for the
+// mount to appear.
+func startMount(t testing.TB, bin, dir string, wait time.Duration, url string, env []string, opts ...string) *mounted {
+	t.Helper()
 	requireFUSE(t)
-	m := &mounted{Dir: t.TempDir(), logs: &lockedBuffer{}, done: make(chan error, 1)}
+	m := &mounted{Dir: dir, logs: &lockedBuffer{}, done: make(chan error, 1)}
 	args := []string{url, m.Dir, "-f"}
 	if len(opts) > 0 {
 		args = append(args, "-o", strings.Join(opts, ","))
 	}
-	m.cmd = exec.Command(binary, args...)
+	m.cmd = exec.Command(bin, args...)
 	m.cmd.Env = append(os.Environ(), env...)
 	m.cmd.Stdout, m.cmd.Stderr = m.logs, m.logs
 	if err := m.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	go func() { m.done <- m.cmd.Wait() }()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(wait)
 	for !isMounted(m.Dir) {
 		select {
 		case err := <-m.done:
@@ -76,7 +83,7 @@ func mountForeground(t testing.TB, url string, env []string, opts ...string) *mo
 		}
 		if time.Now().After(deadline) {
 			_ = m.cmd.Process.Kill()
-			t.Fatalf("not mounted after 20s:\n%s", m.logs)
+			t.Fatalf("not mounted after %v:\n%s", wait, m.logs)
 		}
 	}
 	t.Cleanup(func() { m.unmount(t) })
