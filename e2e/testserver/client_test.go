@@ -128,8 +128,8 @@ func (c *client) dataStates() []tls.ConnectionState {
 	return append([]tls.ConnectionState(nil), c.dataState...)
 }
 
-// dataConn closes the way FTPS-FACTS.md says uploads survive TLS 1.3:
-// close_notify, read until the server closes, then close.
+// dataConn closes the way uploads survive TLS 1.3 (unread session tickets
+// would turn the close into an RST that truncates the upload): close_notify, read until the server closes, then close.
 type dataConn struct{ *tls.Conn }
 
 func (d *dataConn) Close() error {
