@@ -198,6 +198,13 @@ func (b *Blocks) addLocked(key BlockKey, data []byte) {
 	keys[key] = struct{}{}
 }
 
+// Holds reports whether any block of path, of any version, is cached.
+func (b *Blocks) Holds(path string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.paths[path]) > 0
+}
+
 // InvalidatePath drops every block of path, of any version, and disowns
 // fills of it in flight so their (possibly stale) data is not stored.
 func (b *Blocks) InvalidatePath(path string) {

@@ -38,7 +38,7 @@ func inodeNumber(p string, typ uint32) uint64 {
 // fillAttr describes an entry to the kernel.
 func (f *FS) fillAttr(p string, fi fs.FileInfo, out *fuse.Attr) {
 	typ := fileType(fi)
-	perm := uint32(fi.Mode().Perm())
+	perm := unixBits(fi.Mode())
 	if typ != syscall.S_IFLNK {
 		perm &^= f.cfg.Umask
 	}
@@ -73,4 +73,35 @@ func (f *FS) rootAttr(out *fuse.Attr) {
 // version identifies a file's content as listed; a change gives new cache keys.
 func version(fi fs.FileInfo) string {
 	return fi.ModTime().UTC().Format(time.RFC3339Nano) + "/" + strconv.FormatInt(fi.Size(), 10)
+}
+
+// unixBits is a mode's permission bits with setuid, setgid and sticky as
+// stat(2) shows them.
+func unixBits(m fs.FileMode) uint32 {
+	bits := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		bits |= syscall.S_ISUID
+	}
+	if m&fs.ModeSetgid != 0 {
+		bits |= syscall.S_ISGID
+	}
+	if m&fs.ModeSticky != 0 {
+		bits |= syscall.S_ISVTX
+	}
+	return bits
+}
+
+// modeOf is the inverse of unixBits, for a mode chmod(2) or open(2) gives.
+func modeOf(bits uint32) fs.FileMode {
+	m := fs.FileMode(bits & 0o777)
+	if bits&syscall.S_ISUID != 0 {
+		m |= fs.ModeSetuid
+	}
+	if bits&syscall.S_ISGID != 0 {
+		m |= fs.ModeSetgid
+	}
+	if bits&syscall.S_ISVTX != 0 {
+		m |= fs.ModeSticky
+	}
+	return m
 }

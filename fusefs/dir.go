@@ -94,7 +94,7 @@ func (d *dirNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.Att
 	ctx, cancel := d.fsys.opContext(ctx)
 	defer cancel()
 	p := d.fsys.remotePath(&d.Inode)
-	fi, ok, err := d.fsys.entry(ctx, p)
+	fi, ok, _, err := d.fsys.entry(ctx, p)
 	if err != nil {
 		return toErrno(d.fsys.log, "getattr", p, err)
 	}

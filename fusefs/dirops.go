@@ -2,6 +2,7 @@ package fusefs
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"path"
 	"strings"
@@ -45,8 +46,14 @@ func (d *dirNode) changeName(name string) syscall.Errno {
 	return 0
 }
 
-// Create makes the file on the server at once (an empty STOR), so other
-// clients see it as they would with sshfs; the content follows on close.
+// Create asks the server whether the name exists now (the listing that
+// said it does not may be dir_cache_ttl old): if it does, O_EXCL fails
+// with EEXIST and otherwise the existing file is opened, never truncated
+// unless O_TRUNC says so. A new file costs no transfer of its own: it
+// reaches the server with its content at close or fsync, and listings
+// show it from here until then. FTP has no exclusive create: another
+// client that creates the same name between this check and the upload
+// is replaced by it.
 func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
 	if errno := d.changeName(name); errno != 0 {
 		return nil, nil, 0, errno
@@ -55,13 +62,14 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 	defer cancel()
 	dir := d.fsys.remotePath(&d.Inode)
 	p := path.Join(dir, name)
-	if err := d.fsys.remote.Store(ctx, p, strings.NewReader(""), 0); err != nil {
+	_, err := d.fsys.remote.Stat(ctx, p)
+	switch {
+	case err == nil:
+		return d.createExisting(ctx, name, flags, out)
+	case !errors.Is(err, fs.ErrNotExist):
 		return nil, nil, 0, toErrno(d.fsys.log, "create", p, err)
 	}
-	fi := localEntry{name: name, mode: 0o644, mtime: now()}
-	d.fsys.setEntry(dir, fi)
-	d.fsys.blocks.InvalidatePath(p)
-	d.fsys.times.forget(p)
+	fi := localEntry{name: name, mode: modeOf(mode & 0o7777), mtime: now()}
 	d.fsys.fillAttr(p, fi, &out.Attr)
 	node := &fileNode{fsys: d.fsys, info: fi}
 	ch := d.NewInode(ctx, node, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: out.Attr.Ino})
@@ -69,13 +77,53 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 		node = fn // the kernel already knew this inode number
 		node.setInfo(fi)
 	}
+	node.mu.Lock()
+	fresh := node.w == nil
+	node.mu.Unlock()
 	if errno := node.addWriter(true); errno != 0 {
 		return nil, nil, 0, errno
 	}
 	node.mu.Lock()
-	node.w.dirty = false // the server has this empty file already
+	if fresh {
+		// Nothing on the server to keep: the file gets the mode it was
+		// created with (0644 is what servers give by default).
+		node.w.existed = false
+		if fi.mode != 0o644 {
+			node.w.mode = &fi.mode
+		}
+	}
 	node.mu.Unlock()
-	return ch, d.fsys.newHandle(node, p, fi, true), 0, 0
+	d.fsys.pending.add(p, node)
+	d.fsys.setEntry(dir, fi)
+	d.fsys.blocks.InvalidatePath(p)
+	d.fsys.times.forget(p)
+	d.fsys.forgetVersion(p)
+	h := d.fsys.newHandle(node, p, fi, version(fi), true)
+	h.appendMode = flags&syscall.O_APPEND != 0
+	return ch, h, 0, 0
+}
+
+// createExisting opens a file that another client created after our
+// listing: open(2) without O_EXCL opens what is there.
+func (d *dirNode) createExisting(ctx context.Context, name string, flags uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	if flags&syscall.O_EXCL != 0 {
+		return nil, nil, 0, syscall.EEXIST
+	}
+	dir := d.fsys.remotePath(&d.Inode)
+	d.fsys.dirs.Invalidate(dir) // the listing missed it: its mode too
+	ch, errno := d.Lookup(ctx, name, out)
+	if errno != 0 {
+		return nil, nil, 0, errno
+	}
+	fn, ok := ch.Operations().(*fileNode)
+	if !ok {
+		return nil, nil, 0, syscall.EISDIR
+	}
+	fh, fuseFlags, errno := fn.Open(ctx, flags)
+	if errno != 0 {
+		return nil, nil, 0, errno
+	}
+	return ch, fh, fuseFlags, 0
 }
 
 func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
@@ -116,15 +164,19 @@ func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	defer cancel()
 	dir := d.fsys.remotePath(&d.Inode)
 	p := path.Join(dir, name)
-	if err := d.fsys.remote.Delete(ctx, p); err != nil {
+	var fn *fileNode
+	if ch := d.GetChild(name); ch != nil {
+		fn, _ = ch.Operations().(*fileNode)
+	}
+	if fn != nil && d.fsys.pending.has(fn) {
+		d.fsys.pending.remove(fn) // the server never had it
+	} else if err := d.fsys.remote.Delete(ctx, p); err != nil {
 		return toErrno(d.fsys.log, "unlink", p, err)
 	}
-	if ch := d.GetChild(name); ch != nil {
-		if fn, ok := ch.Operations().(*fileNode); ok {
-			fn.mu.Lock()
-			fn.unlinked = true // an open handle must not bring it back
-			fn.mu.Unlock()
-		}
+	if fn != nil {
+		fn.mu.Lock()
+		fn.unlinked = true // an open handle must not bring it back
+		fn.mu.Unlock()
 	}
 	d.fsys.dropEntry(dir, name)
 	d.fsys.blocks.InvalidatePath(p)
@@ -174,6 +226,14 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 	fromDir := d.fsys.remotePath(&d.Inode)
 	toDir := d.fsys.remotePath(newParent.EmbeddedInode())
 	from, to := path.Join(fromDir, name), path.Join(toDir, newName)
+	if ch := d.GetChild(name); ch != nil {
+		if fn, ok := ch.Operations().(*fileNode); ok && d.fsys.pending.has(fn) {
+			// The server must have it before it can rename it.
+			if errno := fn.upload(transferContext(ctx)); errno != 0 {
+				return errno
+			}
+		}
+	}
 	src, dst, errno := d.renameParties(ctx, fromDir, name, toDir, newName)
 	if errno != 0 {
 		return errno
@@ -188,7 +248,13 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 			return syscall.ENOTDIR
 		}
 	}
-	if err := d.fsys.remote.Rename(ctx, from, to, dst != nil && !dst.IsDir()); err != nil {
+	aside := ""
+	if dst != nil && !dst.IsDir() {
+		var done func()
+		aside, done = d.fsys.tmpName(to)
+		defer done()
+	}
+	if err := d.fsys.remote.Rename(ctx, from, to, aside); err != nil {
 		return toErrno(d.fsys.log, "rename", from, err)
 	}
 	d.fsys.dropEntry(fromDir, name)
@@ -196,6 +262,7 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 	for _, p := range []string{from, to} {
 		d.fsys.blocks.InvalidatePath(p)
 		d.fsys.times.forget(p)
+		d.fsys.forgetVersion(p)
 	}
 	if src.IsDir() {
 		d.fsys.dirs.InvalidateTree(from)
@@ -252,14 +319,26 @@ func (d *dirNode) Mknod(ctx context.Context, name string, mode uint32, dev uint3
 	return nil, syscall.EPERM
 }
 
-// Setattr on a directory: times and modes are accepted and ignored (see
-// fileNode.Setattr), so tar -x and rsync -a can restore directories.
+// Setattr on a directory: modes go to the server (SITE CHMOD); times are
+// accepted and ignored, so tar -x and rsync -a can restore directories.
 func (d *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	if d.fsys.cfg.ReadOnly {
 		return syscall.EROFS
 	}
 	if _, ok := in.GetSize(); ok {
 		return syscall.EISDIR
+	}
+	if mode, ok := in.GetMode(); ok && !d.fsys.cfg.ChmodIgnore && !d.IsRoot() {
+		cctx, cancel := d.fsys.opContext(ctx)
+		defer cancel()
+		p := d.fsys.remotePath(&d.Inode)
+		m := modeOf(mode)
+		if err := d.fsys.remote.Chmod(cctx, p, m); err != nil {
+			return toErrno(d.fsys.log, "chmod", p, err)
+		}
+		if fi, ok, _, err := d.fsys.entry(cctx, p); err == nil && ok {
+			d.fsys.setEntry(path.Dir(p), withMode{fi, m})
+		}
 	}
 	return d.Getattr(ctx, fh, out)
 }

@@ -24,7 +24,9 @@ type fakeRemote struct {
 	truncate int   // when > 0, ReadAt serves only this many bytes of any file
 	storeErr error // returned by every Store when set
 	mtimes   map[string]time.Time
+	modes    map[string]fs.FileMode
 	stores   atomic.Int64
+	stats    atomic.Int64
 }
 
 type fakeInfo struct {
@@ -49,7 +51,7 @@ func (f fakeInfo) Sys() any           { return nil }
 func (f fakeInfo) LinkTarget() string { return f.target }
 
 func newFakeRemote() *fakeRemote {
-	return &fakeRemote{files: map[string][]byte{}, links: map[string]string{}, mtimes: map[string]time.Time{}}
+	return &fakeRemote{files: map[string][]byte{}, links: map[string]string{}, mtimes: map[string]time.Time{}, modes: map[string]fs.FileMode{}}
 }
 
 func (r *fakeRemote) add(p string, data []byte) {
@@ -148,7 +150,7 @@ func (r *fakeRemote) Store(ctx context.Context, p string, src io.ReaderAt, size 
 	return nil
 }
 
-func (r *fakeRemote) Rename(ctx context.Context, from, to string, replace bool) error {
+func (r *fakeRemote) Rename(ctx context.Context, from, to, aside string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if data, ok := r.files[from]; ok {
@@ -210,4 +212,28 @@ func (r *fakeRemote) content(p string) ([]byte, bool) {
 	defer r.mu.Unlock()
 	data, ok := r.files[p]
 	return data, ok
+}
+
+func (r *fakeRemote) Stat(ctx context.Context, p string) (fs.FileInfo, error) {
+	r.stats.Add(1)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if data, ok := r.files[p]; ok {
+		mode := fs.FileMode(0o644)
+		if m, ok := r.modes[p]; ok {
+			mode = m
+		}
+		return fakeInfo{name: path.Base(p), size: int64(len(data)), mode: mode, mtime: r.mtimes[p]}, nil
+	}
+	if _, ok := r.files[p+"/"]; ok {
+		return fakeInfo{name: path.Base(p), mode: fs.ModeDir | 0o755}, nil
+	}
+	return nil, fs.ErrNotExist
+}
+
+func (r *fakeRemote) Chmod(ctx context.Context, p string, mode fs.FileMode) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.modes[p] = mode
+	return nil
 }

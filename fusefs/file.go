@@ -45,16 +45,22 @@ func (n *fileNode) setInfo(fi fs.FileInfo) {
 
 // refresh returns the node's entry from its directory's listing.
 func (n *fileNode) refresh(ctx context.Context) (string, fs.FileInfo, syscall.Errno) {
+	p, fi, _, errno := n.refreshListed(ctx)
+	return p, fi, errno
+}
+
+// refreshListed is refresh with the time its listing was fetched.
+func (n *fileNode) refreshListed(ctx context.Context) (string, fs.FileInfo, time.Time, syscall.Errno) {
 	p := n.fsys.remotePath(&n.Inode)
-	fi, ok, err := n.fsys.entry(ctx, p)
+	fi, ok, fetched, err := n.fsys.entry(ctx, p)
 	if err != nil {
-		return p, nil, toErrno(n.fsys.log, "getattr", p, err)
+		return p, nil, fetched, toErrno(n.fsys.log, "getattr", p, err)
 	}
 	if !ok {
-		return p, nil, syscall.ENOENT
+		return p, nil, fetched, syscall.ENOENT
 	}
 	n.setInfo(fi)
-	return p, fi, 0
+	return p, fi, fetched, 0
 }
 
 // localInfo describes the spool while it holds changes the server lacks.
@@ -101,7 +107,7 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	}
 	ctx, cancel := n.fsys.opContext(ctx)
 	defer cancel()
-	p, fi, errno := n.refresh(ctx)
+	p, fi, fetched, errno := n.refreshListed(ctx)
 	if errno == syscall.ENOENT {
 		// Created through this mount and not listed yet, or listed stale.
 		if local, ok := n.localInfo(); ok {
@@ -111,13 +117,14 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	if errno != 0 {
 		return nil, 0, errno
 	}
-	h := n.fsys.newHandle(n, p, fi, writable)
+	v := n.fsys.openVersion(ctx, p, fi, fetched)
+	h := n.fsys.newHandle(n, p, fi, v, writable)
+	h.appendMode = flags&syscall.O_APPEND != 0
 	if writable {
 		if errno := n.addWriter(trunc); errno != 0 {
 			return nil, 0, errno
 		}
 	}
-	v := version(fi)
 	var fuseFlags uint32
 	n.mu.Lock()
 	if n.openedVers == v && n.w == nil {
@@ -128,7 +135,9 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	return h, fuseFlags, 0
 }
 
-// addWriter makes sure the node has a spool for a new writable handle.
+// addWriter makes sure the node has a spool for a new writable handle. A
+// new spool replaces the server's copy, whose mode it keeps, unless the
+// file is one created here and not uploaded yet.
 func (n *fileNode) addWriter(trunc bool) syscall.Errno {
 	n.ioMu.Lock()
 	defer n.ioMu.Unlock()
@@ -139,12 +148,19 @@ func (n *fileNode) addWriter(trunc bool) syscall.Errno {
 		if err != nil {
 			return toErrno(n.fsys.log, "open", n.info.Name(), err)
 		}
+		s.existed, s.oldMode = true, n.info.Mode()
 		n.w = s
 	}
-	n.writers++
 	if trunc {
-		n.truncateLocked(0)
+		if errno := n.truncateLocked(0); errno != 0 {
+			if n.writers == 0 {
+				n.w.close()
+				n.w = nil
+			}
+			return errno
+		}
 	}
+	n.writers++
 	return 0
 }
 

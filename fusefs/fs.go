@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"path"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -23,6 +24,9 @@ type Config struct {
 	Timeout  time.Duration
 	ReadOnly bool   // refuse every change with EROFS
 	SpoolDir string // where written files are staged; "" is os.TempDir()
+	// ChmodIgnore accepts chmod and changes nothing (chmod=ignore), for
+	// programs that insist on a server that refuses SITE CHMOD.
+	ChmodIgnore bool
 	Logger   *slog.Logger
 }
 
@@ -33,8 +37,13 @@ type FS struct {
 	blocks  *cache.Blocks
 	cfg     Config
 	log     *slog.Logger
-	mounted time.Time
-	times   exactTimes
+	mounted  time.Time
+	times    exactTimes
+	versions contentVersions
+	owner    *uploadOwner
+	pending  pendingFiles
+	// chmodRefused: the server refused SITE CHMOD once; uploads stop asking.
+	chmodRefused, modeWarned atomic.Bool
 }
 
 // New builds the tree; Root() is handed to go-fuse.
@@ -51,7 +60,7 @@ func New(remote Remote, dirs *cache.Dirs, blocks *cache.Blocks, cfg Config) *FS 
 	if cfg.Root == "" {
 		cfg.Root = "/"
 	}
-	return &FS{remote: remote, dirs: dirs, blocks: blocks, cfg: cfg, log: cfg.Logger, mounted: time.Now()}
+	return &FS{remote: remote, dirs: dirs, blocks: blocks, cfg: cfg, log: cfg.Logger, mounted: time.Now(), owner: newUploadOwner()}
 }
 
 // Root is the node at the mount point.
@@ -84,8 +93,10 @@ func transferContext(ctx context.Context) context.Context {
 	return context.WithoutCancel(ctx)
 }
 
-// listing returns dir's entries, from the cache when it is fresh. Our own
-// upload files are left out, and times this mount set are shown exactly.
+// listing returns dir's entries, from the cache when it is fresh. Upload
+// temporaries are left out (and deleted when provably abandoned), files
+// created here and not uploaded yet are added, and times this mount set
+// are shown exactly.
 func (f *FS) listing(ctx context.Context, dir string) (*cache.Listing, error) {
 	return f.dirs.Get(ctx, dir, func(ctx context.Context) ([]fs.FileInfo, error) {
 		entries, err := f.remote.List(ctx, dir)
@@ -93,11 +104,21 @@ func (f *FS) listing(ctx context.Context, dir string) (*cache.Listing, error) {
 			return nil, err
 		}
 		out := entries[:0]
+		listed := make(map[string]bool, len(entries))
 		for _, e := range entries {
 			if strings.HasPrefix(e.Name(), uploadPrefix) {
+				if !e.IsDir() && f.abandoned(dir, e) {
+					f.collectLeftover(path.Join(dir, e.Name()))
+				}
 				continue
 			}
+			listed[e.Name()] = true
 			out = append(out, f.times.refine(path.Join(dir, e.Name()), e))
+		}
+		for _, fi := range f.pending.in(dir) {
+			if !listed[fi.Name()] {
+				out = append(out, fi)
+			}
 		}
 		return out, nil
 	})
@@ -117,12 +138,13 @@ func (f *FS) dropEntry(dir, name string) {
 	f.dirs.Update(dir, func(m map[string]fs.FileInfo) { delete(m, name) })
 }
 
-// entry returns the listing entry of the node at p (never the root).
-func (f *FS) entry(ctx context.Context, p string) (fs.FileInfo, bool, error) {
+// entry returns the listing entry of the node at p (never the root), and
+// when that listing was fetched.
+func (f *FS) entry(ctx context.Context, p string) (fs.FileInfo, bool, time.Time, error) {
 	l, err := f.listing(ctx, path.Dir(p))
 	if err != nil {
-		return nil, false, err
+		return nil, false, time.Time{}, err
 	}
 	fi, ok := l.Lookup(path.Base(p))
-	return fi, ok, nil
+	return fi, ok, l.Fetched, nil
 }

@@ -30,6 +30,9 @@ type handle struct {
 	ver      string
 	size     int64
 	writable bool
+	// appendMode: opened with O_APPEND; writes go to the end of what the
+	// server has, whatever offset the kernel believes is the end.
+	appendMode bool
 
 	fillMu sync.Mutex  // one fill at a time on this handle's stream
 	own    blockStream // the handle's stream, under fillMu
@@ -44,8 +47,8 @@ var (
 	_ = (gofs.FileReleaser)((*handle)(nil))
 )
 
-func (f *FS) newHandle(n *fileNode, p string, fi fs.FileInfo, writable bool) *handle {
-	return &handle{fsys: f, node: n, path: p, info: fi, ver: version(fi), size: fi.Size(), writable: writable,
+func (f *FS) newHandle(n *fileNode, p string, fi fs.FileInfo, ver string, writable bool) *handle {
+	return &handle{fsys: f, node: n, path: p, info: fi, ver: ver, size: fi.Size(), writable: writable,
 		own: blockStream{reader: f.openReader(p, fi.Size()), next: -1}, ra: newReadAhead()}
 }
 
@@ -147,7 +150,7 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 	if !h.writable {
 		return 0, syscall.EBADF
 	}
-	return h.node.write(transferContext(ctx), data, off)
+	return h.node.write(transferContext(ctx), data, off, h.appendMode)
 }
 
 // Flush runs on every close(): its result is what close() returns, so the

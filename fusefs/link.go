@@ -39,7 +39,7 @@ func (l *linkNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.At
 	ctx, cancel := l.fsys.opContext(ctx)
 	defer cancel()
 	p := l.fsys.remotePath(&l.Inode)
-	fi, ok, err := l.fsys.entry(ctx, p)
+	fi, ok, _, err := l.fsys.entry(ctx, p)
 	if err != nil {
 		return toErrno(l.fsys.log, "getattr", p, err)
 	}

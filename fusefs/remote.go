@@ -16,8 +16,16 @@ type Remote interface {
 	// Store replaces path with size bytes of src, returning only once the
 	// server confirmed all of them.
 	Store(ctx context.Context, path string, src io.ReaderAt, size int64) error
-	// Rename moves from to to; replace allows replacing an existing file.
-	Rename(ctx context.Context, from, to string, replace bool) error
+	// Rename moves from to to. With aside set, an existing file at to may be
+	// replaced; a server that refuses to rename over it gets to moved to
+	// aside first (never deleted before the replacement is in place).
+	Rename(ctx context.Context, from, to, aside string) error
+	// Stat asks the server about path now (not from a listing); a missing
+	// path is an error wrapping fs.ErrNotExist.
+	Stat(ctx context.Context, path string) (fs.FileInfo, error)
+	// Chmod sets path's permission bits; a server that cannot gives an
+	// error wrapping errors.ErrUnsupported.
+	Chmod(ctx context.Context, path string, mode fs.FileMode) error
 	Delete(ctx context.Context, path string) error
 	MakeDir(ctx context.Context, dir string) error
 	RemoveDir(ctx context.Context, dir string) error
@@ -35,3 +43,14 @@ type RemoteReader interface {
 
 // linkTargeter is implemented by listing entries that are symlinks.
 type linkTargeter interface{ LinkTarget() string }
+
+// timePrecision is implemented by entries that know whether their time is
+// exact to the second (MLSD, MDTM) or rounded (LIST: minutes, or days).
+type timePrecision interface{ PreciseTime() bool }
+
+// preciseTime reports whether fi's time tells every change apart that
+// keeps the size (to the second).
+func preciseTime(fi fs.FileInfo) bool {
+	p, ok := fi.(timePrecision)
+	return ok && p.PreciseTime()
+}

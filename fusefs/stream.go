@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"path"
 	"sync"
 )
 
@@ -14,8 +13,9 @@ import (
 // for the tail. It is an optimisation only: any other write pattern aborts
 // it, and close() then uploads the spool as usual.
 type streamUpload struct {
-	tmp   string
-	spool *spool
+	tmp     string
+	release func() // called once the temporary is renamed or deleted
+	spool   *spool
 
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -46,10 +46,22 @@ func (n *fileNode) startStreamLocked(s *spool, p string) {
 	if !ok {
 		return
 	}
-	u := &streamUpload{tmp: path.Join(path.Dir(p), uploadPrefix+randomSuffix()), spool: s, result: make(chan streamResult, 1)}
+	tmp, done := n.fsys.tmpName(p)
+	u := &streamUpload{tmp: tmp, release: done, spool: s, result: make(chan streamResult, 1)}
 	u.cond = sync.NewCond(&u.mu)
 	s.stream = u
+	mode, setMode := s.targetMode()
 	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), n.fsys.cfg.Timeout)
+		if setMode && exposes(mode) {
+			// Before any content: see upload.
+			if err := n.fsys.protect(ctx, u.tmp, mode); err != nil {
+				cancel()
+				u.result <- streamResult{0, err}
+				return
+			}
+		}
+		cancel()
 		got, err := st.StoreStream(context.Background(), u.tmp, u)
 		u.result <- streamResult{got, err}
 	}()

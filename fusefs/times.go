@@ -60,6 +60,22 @@ func (w withTime) ModTime() time.Time { return w.t }
 
 func (w withTime) LinkTarget() string { return linkTarget(w.FileInfo) }
 
+func (w withTime) PreciseTime() bool { return preciseTime(w.FileInfo) }
+
+// withMode is a listing entry with other permission bits (chmod here).
+type withMode struct {
+	fs.FileInfo
+	perm fs.FileMode
+}
+
+func (w withMode) Mode() fs.FileMode {
+	return w.FileInfo.Mode()&fs.ModeType | w.perm&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)
+}
+
+func (w withMode) LinkTarget() string { return linkTarget(w.FileInfo) }
+
+func (w withMode) PreciseTime() bool { return preciseTime(w.FileInfo) }
+
 // renamed is a listing entry under another name.
 type renamed struct {
 	fs.FileInfo
@@ -68,6 +84,7 @@ type renamed struct {
 
 func (r renamed) Name() string       { return r.name }
 func (r renamed) LinkTarget() string { return linkTarget(r.FileInfo) }
+func (r renamed) PreciseTime() bool  { return preciseTime(r.FileInfo) }
 
 // localEntry describes a file or directory this mount just created or
 // changed, until the next listing says otherwise.

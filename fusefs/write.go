@@ -5,8 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 	"path"
+	"strings"
 	"syscall"
 	"time"
 
@@ -18,12 +21,17 @@ import (
 func (n *fileNode) readSpool(dest []byte, off int64) (fuse.ReadResult, bool, syscall.Errno) {
 	n.mu.Lock()
 	s := n.w
+	loaded := s != nil && s.loaded
 	n.mu.Unlock()
-	if s == nil || !s.loaded {
+	if !loaded {
 		return nil, false, 0
 	}
-	// ReadAt on the spool needs no lock: writes are whole pwrite calls.
-	got, err := s.f.ReadAt(dest, off)
+	// No node lock: writes are whole pwrite calls, and the spool's own
+	// lock keeps it open while we read.
+	got, err, ok := s.readAt(dest, off)
+	if !ok {
+		return nil, false, 0 // released meanwhile: read what the server has
+	}
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, true, toErrno(n.fsys.log, "read spool", n.info.Name(), err)
 	}
@@ -33,46 +41,90 @@ func (n *fileNode) readSpool(dest []byte, off int64) (fuse.ReadResult, bool, sys
 	return fuse.ReadResultVector([][]byte{dest[:got]}), true, 0
 }
 
+// errChangedWhileLoading: the server's file changed size while we
+// downloaded it to change it.
+var errChangedWhileLoading = errors.New("remote file changed while it was loaded for writing")
+
 // loadLocked fills the spool with the server's copy before the first
-// change, so the upload carries the bytes nobody wrote. ioMu is held.
+// change, so the upload carries the bytes nobody wrote. It loads what the
+// server has now, not what a listing up to dir_cache_ttl old says: another
+// client may have appended since, and an upload of the older length would
+// cut that off. ioMu is held.
 func (n *fileNode) loadLocked(ctx context.Context) error {
 	n.mu.Lock()
-	s, size := n.w, n.info.Size()
+	s := n.w
+	loaded := s.loaded
 	n.mu.Unlock()
-	if s.loaded {
+	if loaded {
 		return nil
 	}
 	p := n.fsys.remotePath(&n.Inode)
+	var err error
+	for range 2 {
+		var st fs.FileInfo
+		if st, err = n.fsys.remote.Stat(ctx, p); err != nil {
+			return err
+		}
+		var got int64
+		if got, err = n.download(ctx, p, s, st.Size()); err == nil {
+			n.mu.Lock()
+			s.size, s.loaded = got, true
+			n.mu.Unlock()
+			return nil
+		}
+		if !errors.Is(err, errChangedWhileLoading) {
+			return err
+		}
+	}
+	return err
+}
+
+// download copies p into the spool to its end and checks that the end is
+// where SIZE said it is.
+func (n *fileNode) download(ctx context.Context, p string, s *spool, size int64) (int64, error) {
 	r := n.fsys.openReader(p, size)
 	defer r.Close()
 	buf := make([]byte, 1<<20)
-	for off := int64(0); off < size; {
-		chunk := buf[:min(int64(len(buf)), size-off)]
-		got, err := r.ReadAt(ctx, chunk, off)
-		if got < len(chunk) {
-			if err == nil || errors.Is(err, io.EOF) {
-				err = errShortRead
+	off := int64(0)
+	for {
+		got, err := r.ReadAt(ctx, buf, off)
+		if got > 0 {
+			if _, werr := s.f.WriteAt(buf[:got], off); werr != nil {
+				return 0, werr
 			}
-			return err
+			off += int64(got)
 		}
-		if _, err := s.f.WriteAt(chunk, off); err != nil {
-			return err
+		if errors.Is(err, io.EOF) || err == nil && got < len(buf) {
+			break
 		}
-		off += int64(got)
+		if err != nil {
+			return 0, err
+		}
 	}
-	n.mu.Lock()
-	s.size, s.loaded = size, true
-	n.mu.Unlock()
-	return nil
+	if off != size {
+		return 0, fmt.Errorf("%w (size %d, read %d)", errChangedWhileLoading, size, off)
+	}
+	return off, nil
 }
 
-func (n *fileNode) write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+// write puts data into the spool at off, or at its end for a handle opened
+// with O_APPEND (the kernel's idea of the end may predate another client's
+// append).
+func (n *fileNode) write(ctx context.Context, data []byte, off int64, appendMode bool) (uint32, syscall.Errno) {
 	n.ioMu.Lock()
 	defer n.ioMu.Unlock()
+	if errno := n.writeErr(); errno != 0 {
+		return 0, errno
+	}
 	if err := n.loadLocked(ctx); err != nil {
-		return 0, toErrno(n.fsys.log, "write", n.info.Name(), err)
+		return 0, n.poison(toErrno(n.fsys.log, "write", n.info.Name(), err))
 	}
 	s := n.w
+	n.mu.Lock()
+	if appendMode {
+		off = s.size
+	}
+	n.mu.Unlock()
 	if s.stream != nil && off != s.size {
 		n.abortStreamLocked() // not sequential any more: close() uploads the spool
 	}
@@ -92,9 +144,29 @@ func (n *fileNode) write(ctx context.Context, data []byte, off int64) (uint32, s
 		s.stream.grow(size)
 	}
 	if err != nil {
-		return uint32(got), toErrno(n.fsys.log, "write spool", n.info.Name(), err)
+		return uint32(got), n.poison(toErrno(n.fsys.log, "write spool", n.info.Name(), err))
 	}
 	return uint32(got), 0
+}
+
+// poison records a failed write: from now on the spool never replaces the
+// server's copy, and every flush reports errno.
+func (n *fileNode) poison(errno syscall.Errno) syscall.Errno {
+	n.mu.Lock()
+	if n.w != nil && n.w.writeErr == 0 {
+		n.w.writeErr = errno
+	}
+	n.mu.Unlock()
+	return errno
+}
+
+func (n *fileNode) writeErr() syscall.Errno {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.w == nil {
+		return 0
+	}
+	return n.w.writeErr
 }
 
 // abortStreamLocked stops a streaming upload and deletes what it sent;
@@ -105,9 +177,15 @@ func (n *fileNode) abortStreamLocked() {
 	n.w.stream = nil
 	n.mu.Unlock()
 	if u != nil {
-		u.abort()
-		n.deleteTmp(u.tmp)
+		n.dropStream(u)
 	}
+}
+
+// dropStream aborts a streaming upload and deletes what it sent.
+func (n *fileNode) dropStream(u *streamUpload) {
+	u.abort()
+	n.deleteTmp(u.tmp)
+	u.release()
 }
 
 // truncateLocked sets the spool's size; both locks are held, and for a size
@@ -116,8 +194,7 @@ func (n *fileNode) truncateLocked(size int64) syscall.Errno {
 	if u := n.w.stream; u != nil {
 		n.w.stream = nil
 		n.mu.Unlock()
-		u.abort()
-		n.deleteTmp(u.tmp)
+		n.dropStream(u)
 		n.mu.Lock()
 	}
 	if err := n.w.f.Truncate(size); err != nil {
@@ -143,8 +220,11 @@ func (n *fileNode) truncate(ctx context.Context, size int64) syscall.Errno {
 
 // upload sends a dirty spool to the server: to a temporary name in the same
 // directory, then renamed over the file, so a failed upload never damages
-// the server's previous copy. On failure the spool stays dirty and a later
-// flush, fsync or release tries again.
+// the server's previous copy. The replacement gets the old copy's mode (or
+// the one asked for here), and where that mode keeps others from reading,
+// the temporary is given it before any content is sent. On failure the
+// spool stays dirty and a later flush, fsync or release tries again; a
+// spool whose writes failed is never uploaded.
 func (n *fileNode) upload(ctx context.Context) syscall.Errno {
 	n.ioMu.Lock()
 	defer n.ioMu.Unlock()
@@ -156,15 +236,16 @@ func (n *fileNode) upload(ctx context.Context) syscall.Errno {
 	}
 	stream := s.stream
 	s.stream = nil
-	if !s.dirty || n.unlinked {
+	writeErr := s.writeErr
+	if writeErr != 0 || !s.dirty || n.unlinked {
 		n.mu.Unlock()
 		if stream != nil {
-			stream.abort()
-			n.deleteTmp(stream.tmp)
+			n.dropStream(stream)
 		}
-		return 0
+		return writeErr
 	}
 	size, mtime := s.size, s.mtime
+	mode, setMode := s.targetMode()
 	n.mu.Unlock()
 
 	p := n.fsys.remotePath(&n.Inode)
@@ -178,15 +259,29 @@ func (n *fileNode) upload(ctx context.Context) syscall.Errno {
 			n.fsys.log.Debug("streaming upload did not complete; uploading the spool", "path", p, "sent", res.n, "size", size, "err", res.err)
 			n.deleteTmp(stream.tmp)
 		}
+		defer stream.release()
 	}
 	if tmp == "" {
-		tmp = path.Join(dir, uploadPrefix+randomSuffix())
+		name, done := n.fsys.tmpName(p)
+		defer done()
+		tmp = name
+		if setMode && exposes(mode) {
+			if err := n.fsys.protect(ctx, tmp, mode); err != nil {
+				n.uploadFailed(tmp)
+				return toErrno(n.fsys.log, "upload", p, err)
+			}
+		}
 		if err := n.fsys.remote.Store(ctx, tmp, s.f, size); err != nil {
 			n.uploadFailed(tmp)
 			return toErrno(n.fsys.log, "upload", p, err)
 		}
 	}
-	if err := n.fsys.remote.Rename(ctx, tmp, p, true); err != nil {
+	if setMode && !exposes(mode) {
+		n.fsys.chmodUpload(ctx, tmp, mode)
+	}
+	aside, doneAside := n.fsys.tmpName(p)
+	defer doneAside()
+	if err := n.fsys.remote.Rename(ctx, tmp, p, aside); err != nil {
 		n.uploadFailed(tmp)
 		return toErrno(n.fsys.log, "upload rename", p, err)
 	}
@@ -202,14 +297,64 @@ func (n *fileNode) upload(ctx context.Context) syscall.Errno {
 		n.fsys.times.forget(p)
 	}
 	n.mu.Lock()
-	s.dirty, s.mtime, s.failed, s.fresh = false, nil, false, false
-	fi := localEntry{name: path.Base(p), size: size, mode: 0o644, mtime: shown}
+	shownMode := n.info.Mode()
+	if setMode {
+		shownMode = mode
+	}
+	s.dirty, s.mtime, s.failed, s.fresh, s.mode = false, nil, false, false, nil
+	s.existed, s.oldMode = true, shownMode
+	fi := localEntry{name: path.Base(p), size: size, mode: shownMode, mtime: shown}
 	n.info = fi
 	n.mu.Unlock()
+	n.fsys.pending.remove(n)
 	n.fsys.setEntry(dir, fi)
 	n.fsys.blocks.InvalidatePath(p)
+	n.fsys.forgetVersion(p)
 	n.fsys.log.Debug("uploaded", "path", p, "bytes", size, "streamed", stream != nil)
 	return 0
+}
+
+// exposes reports whether a file of this mode must get it before its
+// content arrives: a temporary starts with the server's default mode
+// (usually 0644), which would let others read what mode keeps from them.
+func exposes(mode fs.FileMode) bool {
+	return mode.Perm()&0o044 != 0o044
+}
+
+// protect creates tmp empty and gives it mode, before the content is sent
+// into it. A server that refuses SITE CHMOD still gets the upload (the data
+// is what matters most), with a warning that the mode could not be kept.
+func (f *FS) protect(ctx context.Context, tmp string, mode fs.FileMode) error {
+	if f.chmodRefused.Load() {
+		f.warnMode(tmp, mode, nil)
+		return nil
+	}
+	if err := f.remote.Store(ctx, tmp, strings.NewReader(""), 0); err != nil {
+		return err
+	}
+	f.chmodUpload(ctx, tmp, mode)
+	return nil
+}
+
+// chmodUpload gives an upload's temporary its mode, best effort.
+func (f *FS) chmodUpload(ctx context.Context, tmp string, mode fs.FileMode) {
+	if f.chmodRefused.Load() {
+		f.warnMode(tmp, mode, nil)
+		return
+	}
+	err := f.remote.Chmod(ctx, tmp, mode)
+	if errors.Is(err, errors.ErrUnsupported) {
+		f.chmodRefused.Store(true)
+	}
+	if err != nil {
+		f.warnMode(tmp, mode, err)
+	}
+}
+
+func (f *FS) warnMode(tmp string, mode fs.FileMode, err error) {
+	if err != nil || !f.modeWarned.Swap(true) {
+		f.log.Warn("the server does not keep modes: replaced files get its default mode", "path", path.Dir(tmp), "mode", fmt.Sprintf("%04o", unixBits(mode)), "err", err)
+	}
 }
 
 // uploadFailed marks the spool and deletes the temporary file.
@@ -220,7 +365,8 @@ func (n *fileNode) uploadFailed(tmp string) {
 	n.deleteTmp(tmp)
 }
 
-// deleteTmp deletes an upload's temporary file, best effort.
+// deleteTmp deletes an upload's temporary file, best effort (a leftover is
+// deleted by a later listing: see leftovers.go).
 func (n *fileNode) deleteTmp(tmp string) {
 	ctx, cancel := context.WithTimeout(context.Background(), n.fsys.cfg.Timeout)
 	defer cancel()
@@ -257,19 +403,19 @@ func (n *fileNode) releaseWriter(ctx context.Context) {
 	if u := n.w.stream; u != nil {
 		n.w.stream = nil
 		n.mu.Unlock()
-		u.abort()
-		n.deleteTmp(u.tmp)
+		n.dropStream(u)
 		n.mu.Lock()
 	}
 	n.w.close()
 	n.w = nil
+	n.fsys.pending.remove(n)
 }
 
 // Setattr: size changes the content (uploaded now when no handle is open,
-// else on close); times are set on the server (after the upload when there
-// are unsaved changes); mode and ownership changes are accepted and
-// ignored, because FTP has no portable way to make them (jlaffaye/ftp cannot
-// send SITE CHMOD) and cp -p or rsync -a must not fail over them.
+// else on close); modes (SITE CHMOD) and times are set on the server, after
+// the upload when there are unsaved changes. Ownership changes are accepted
+// and ignored: FTP cannot make them, and cp -p or rsync -a must not fail
+// over them.
 func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	if n.fsys.cfg.ReadOnly {
 		return syscall.EROFS
@@ -281,6 +427,11 @@ func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 	}
 	ctx, cancel := n.fsys.opContext(ctx)
 	defer cancel()
+	if mode, ok := in.GetMode(); ok {
+		if errno := n.setMode(ctx, modeOf(mode)); errno != 0 {
+			return errno
+		}
+	}
 	if mtime, ok := in.GetMTime(); ok {
 		if errno := n.setMtime(ctx, mtime); errno != 0 {
 			return errno
@@ -302,6 +453,38 @@ func (n *fileNode) setSize(ctx context.Context, fh gofs.FileHandle, size int64) 
 		return errno
 	}
 	return n.upload(ctx)
+}
+
+// setMode changes the file's permission bits on the server, or with the
+// coming upload while there are unsaved changes (sed -i and cp fchmod
+// their new file before closing it).
+func (n *fileNode) setMode(ctx context.Context, mode fs.FileMode) syscall.Errno {
+	if n.fsys.cfg.ChmodIgnore {
+		return 0
+	}
+	n.mu.Lock()
+	if n.w != nil && n.w.dirty {
+		n.w.mode = &mode
+		n.mu.Unlock()
+		return 0
+	}
+	n.mu.Unlock()
+	p := n.fsys.remotePath(&n.Inode)
+	if err := n.fsys.remote.Chmod(ctx, p, mode); err != nil {
+		return toErrno(n.fsys.log, "chmod", p, err)
+	}
+	n.mu.Lock()
+	if n.w != nil {
+		n.w.oldMode = mode
+	}
+	fi := n.info
+	n.mu.Unlock()
+	if fi != nil {
+		updated := withMode{fi, mode}
+		n.setInfo(updated)
+		n.fsys.setEntry(path.Dir(p), updated)
+	}
+	return 0
 }
 
 func (n *fileNode) hasSpool() bool {

@@ -10,7 +10,10 @@ import (
 	"time"
 )
 
-func TestCreateIsVisibleAtOnce(t *testing.T) {
+// TestCreateCostsNoTransferAndShowsAtOnce: a new file is shown through the
+// mount while it is open, but reaches the server only with its content,
+// so creating it can never truncate a file another client made.
+func TestCreateCostsNoTransferAndShowsAtOnce(t *testing.T) {
 	r := newFakeRemote()
 	mnt := mount(t, r)
 	f, err := os.Create(filepath.Join(mnt, "new.txt"))
@@ -18,8 +21,14 @@ func TestCreateIsVisibleAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if _, ok := r.content("/new.txt"); !ok {
-		t.Error("the server does not have the file while it is open")
+	if n := r.stores.Load(); n != 0 {
+		t.Errorf("creating sent %d uploads, want none before close", n)
+	}
+	if _, err := os.Stat(filepath.Join(mnt, "new.txt")); err != nil {
+		t.Errorf("the open new file is not visible through the mount: %v", err)
+	}
+	if entries, _ := os.ReadDir(mnt); len(entries) != 1 || entries[0].Name() != "new.txt" {
+		t.Errorf("listing while open: %v, want new.txt", entries)
 	}
 	if _, err := f.Write([]byte("hello")); err != nil {
 		t.Fatal(err)

@@ -17,6 +17,9 @@ type conn struct {
 	lastUsed time.Time
 	mlsd     bool // the server lists with MLSD (precise times)
 	stream   bool // lent to a Reader
+	// sniff, while a listing runs, sees its data connection's bytes (see
+	// listingSniffer); set and cleared by the connection's owner.
+	sniff *listingSniffer
 
 	// interrupted is set when an operation's context ended while it used the
 	// connection: the socket was closed under it, so it is never lent again.

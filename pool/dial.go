@@ -55,7 +55,11 @@ func (d *dialer) dial(ctx context.Context) (*conn, error) {
 	first := true
 	dialFunc := func(network, address string) (net.Conn, error) {
 		if !first {
-			return d.dialData(netDialer, network, address, dataTLS), nil
+			dc := d.dialData(netDialer, network, address, dataTLS)
+			if c.sniff != nil {
+				return &sniffConn{Conn: dc, sniff: c.sniff}, nil
+			}
+			return dc, nil
 		}
 		first = false
 		dctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)

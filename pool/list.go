@@ -11,11 +11,12 @@ import (
 
 // fileInfo is one directory entry as the server listed it.
 type fileInfo struct {
-	name   string
-	size   int64
-	mode   fs.FileMode
-	mtime  time.Time
-	target string
+	name    string
+	size    int64
+	mode    fs.FileMode
+	mtime   time.Time
+	target  string
+	precise bool // mtime is to the second (MLSD, MLST, MDTM), not LIST's minutes or days
 }
 
 func (f *fileInfo) Name() string       { return f.name }
@@ -28,39 +29,49 @@ func (f *fileInfo) Sys() any           { return nil }
 // LinkTarget is the symlink's target as the listing gave it.
 func (f *fileInfo) LinkTarget() string { return f.target }
 
+// PreciseTime reports whether ModTime is exact to the second.
+func (f *fileInfo) PreciseTime() bool { return f.precise }
+
 // List returns the entries of dir, without "." and "..".
 func (p *Pool) List(ctx context.Context, dir string) ([]fs.FileInfo, error) {
 	var out []fs.FileInfo
 	err := p.do(ctx, "LIST", dir, true, func(c *conn) error {
-		entries, err := listRaw(c, dir)
+		entries, sniff, err := listRaw(c, dir)
 		if err != nil {
 			return replyError("LIST", dir, err)
 		}
-		out = convertEntries(entries)
+		out = convertEntries(entries, sniff, c.mlsd)
 		return nil
 	})
 	return out, err
 }
 
-func listRaw(c *conn, dir string) ([]*ftp.Entry, error) {
+// listRaw lists dir, with the modes and non-children the listing's bytes
+// show (see listingSniffer).
+func listRaw(c *conn, dir string) ([]*ftp.Entry, *listingSniffer, error) {
+	sniff := newListingSniffer(c.mlsd)
+	c.sniff = sniff
+	defer func() { c.sniff = nil }()
 	if c.mlsd {
-		return c.sc.List(dir)
+		entries, err := c.sc.List(dir)
+		return entries, sniff, err
 	}
 	// LIST: vsftpd hides dotfiles unless asked with -a, and treats the path
 	// argument as a glob, so list the working directory instead of naming it.
 	if err := c.sc.ChangeDir(dir); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return c.sc.List("-a")
+	entries, err := c.sc.List("-a")
+	return entries, sniff, err
 }
 
-func convertEntries(entries []*ftp.Entry) []fs.FileInfo {
+func convertEntries(entries []*ftp.Entry, sniff *listingSniffer, precise bool) []fs.FileInfo {
 	out := make([]fs.FileInfo, 0, len(entries))
 	seen := make(map[string]bool, len(entries))
 	for _, e := range entries {
 		// A path component the kernel can show, once: no NUL (it would cut
 		// the name short), and a server listing a name twice keeps the first.
-		if e.Name == "" || e.Name == "." || e.Name == ".." || strings.ContainsAny(e.Name, "/\x00") || seen[e.Name] {
+		if e.Name == "" || e.Name == "." || e.Name == ".." || strings.ContainsAny(e.Name, "/\x00") || seen[e.Name] || sniff.notKids[e.Name] {
 			continue
 		}
 		seen[e.Name] = true
@@ -68,16 +79,24 @@ func convertEntries(entries []*ftp.Entry) []fs.FileInfo {
 		if size < 0 { // a size beyond int64 is garbage, not a file
 			size = 0
 		}
-		fi := &fileInfo{name: e.Name, size: size, mtime: e.Time, target: e.Target}
+		fi := &fileInfo{name: e.Name, size: size, mtime: e.Time, target: e.Target, precise: precise}
+		// Where the server gives no mode, files show 644 and directories 755.
+		perm, known := sniff.modes[e.Name]
 		switch e.Type {
 		case ftp.EntryTypeFolder:
 			fi.mode = fs.ModeDir | 0o755
+			if known {
+				fi.mode = fs.ModeDir | perm
+			}
 			fi.size = 0
 		case ftp.EntryTypeLink:
 			fi.mode = fs.ModeSymlink | 0o777
 			fi.size = int64(len(e.Target))
 		default:
 			fi.mode = 0o644
+			if known {
+				fi.mode = perm
+			}
 		}
 		out = append(out, fi)
 	}

@@ -102,11 +102,11 @@ func listThroughScript(t testing.TB, mlsd bool, body []byte) ([]fs.FileInfo, err
 	if c.mlsd != mlsd {
 		t.Fatalf("MLSD detected %v, scripted %v", c.mlsd, mlsd)
 	}
-	entries, err := listRaw(c, "/")
+	entries, sniff, err := listRaw(c, "/")
 	if err != nil {
 		return nil, err
 	}
-	return convertEntries(entries), nil
+	return convertEntries(entries, sniff, c.mlsd), nil
 }
 
 // checkEntries is what the node tree relies on: every name is one path

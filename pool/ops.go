@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/textproto"
 	"path"
 	"time"
@@ -45,7 +46,7 @@ func remoteSize(c *conn, p string) (int64, error) {
 	if !errors.As(err, &te) || (te.Code != ftp.StatusNotImplemented && te.Code != ftp.StatusBadArguments && te.Code != ftp.StatusCommandNotImplemented) {
 		return 0, replyError("SIZE", p, err)
 	}
-	entries, err := listRaw(c, path.Dir(p))
+	entries, _, err := listRaw(c, path.Dir(p))
 	if err != nil {
 		return 0, replyError("LIST", path.Dir(p), err)
 	}
@@ -57,26 +58,83 @@ func remoteSize(c *conn, p string) (int64, error) {
 	return 0, replyError("SIZE", p, &textproto.Error{Code: 550, Msg: "not in its directory's listing"})
 }
 
-// Rename moves from to to. When the server refuses to replace an existing
-// file (some do), the target is deleted first and the rename retried: that
-// replacement is not atomic.
-func (p *Pool) Rename(ctx context.Context, from, to string, replace bool) error {
-	if err := checkPath(to); err != nil {
-		return err
+// Rename moves from to to. RNFR and RNTO go separately, so a refused RNFR
+// (the source is gone, or the server refuses renames) ends the operation
+// with nothing changed. When aside is not empty the target may be
+// replaced, and a server that refuses to rename over an existing file
+// (RNTO answered 5xx while the target exists) gets the fail-safe order:
+// the target is first moved to aside, the source renamed, and only then
+// is aside deleted; if the source cannot take the target's name, the
+// target is moved back. At no step is the target's content gone from the
+// server under every name.
+func (p *Pool) Rename(ctx context.Context, from, to, aside string) error {
+	for _, s := range []string{to, aside} {
+		if err := checkPath(s); err != nil {
+			return err
+		}
 	}
 	return p.do(ctx, "RENAME", from, false, func(c *conn) error {
-		err := c.sc.Rename(from, to)
-		if err == nil || !replace {
-			return replyError("RENAME", from+" -> "+to, err)
+		err := renameOnce(c, from, to)
+		if err == nil || aside == "" || isRNFR(err) || !refusedOrMissing(err) {
+			return err
 		}
-		var te *textproto.Error
-		if !errors.As(err, &te) || te.Code < 500 {
-			return replyError("RENAME", from+" -> "+to, err)
+		if _, serr := c.sc.FileSize(to); serr != nil {
+			return err // no file in the way: the refusal stands
 		}
-		if derr := c.sc.Delete(to); derr != nil {
-			return replyError("RENAME", from+" -> "+to, err)
+		if aerr := renameOnce(c, to, aside); aerr != nil {
+			return err
 		}
-		return replyError("RENAME", from+" -> "+to, c.sc.Rename(from, to))
+		if rerr := renameOnce(c, from, to); rerr != nil {
+			if berr := renameOnce(c, aside, to); berr != nil {
+				p.log.Error("could not move a file back after a failed replace", "path", to, "moved_to", aside, "err", berr)
+			}
+			return rerr
+		}
+		if derr := c.sc.Delete(aside); derr != nil {
+			p.log.Warn("replaced file's old copy could not be deleted", "path", aside, "err", derr)
+		}
+		return nil
+	})
+}
+
+// renameError marks which half of a rename the server refused.
+type renameError struct {
+	rnfr bool
+	err  error
+}
+
+func (e *renameError) Error() string { return e.err.Error() }
+func (e *renameError) Unwrap() error { return e.err }
+
+func isRNFR(err error) bool {
+	var re *renameError
+	return errors.As(err, &re) && re.rnfr
+}
+
+// renameOnce sends RNFR and, only when the server accepted it (350), RNTO.
+func renameOnce(c *conn, from, to string) error {
+	if _, _, err := c.command(350, "RNFR %s", from); err != nil {
+		return &renameError{rnfr: true, err: replyError("RNFR", from, err)}
+	}
+	if _, _, err := c.command(250, "RNTO %s", to); err != nil {
+		return &renameError{err: replyError("RNTO", from+" -> "+to, err)}
+	}
+	return nil
+}
+
+// ErrChmodRefused: the server does not change modes (SITE CHMOD answered
+// 5xx: not implemented, or not allowed). It wraps errors.ErrUnsupported.
+var ErrChmodRefused = fmt.Errorf("server refused SITE CHMOD: %w", errors.ErrUnsupported)
+
+// Chmod sets a path's permission bits with SITE CHMOD (vsftpd with
+// chmod_enable, proftpd's mod_site, pure-ftpd; jlaffaye/ftp cannot send it).
+func (p *Pool) Chmod(ctx context.Context, target string, mode fs.FileMode) error {
+	return p.do(ctx, "CHMOD", target, true, func(c *conn) error {
+		_, _, err := c.command(200, "SITE CHMOD %04o %s", UnixBits(mode), target)
+		if refusedOrMissing(err) {
+			return fmt.Errorf("%w: %w", ErrChmodRefused, replyError("SITE CHMOD", target, err))
+		}
+		return replyError("SITE CHMOD", target, err)
 	})
 }
 

@@ -1,0 +1,101 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Stat asks the server, now, about one path: what a change must check
+// before it relies on a listing that may be dir_cache_ttl old (another
+// client may have created, grown or removed the file since). MLST where
+// the server has it; otherwise SIZE and MDTM (seconds, where LIST gives
+// minutes), and CWD to recognise a directory. A missing path is an error
+// wrapping fs.ErrNotExist.
+func (p *Pool) Stat(ctx context.Context, target string) (fs.FileInfo, error) {
+	var out fs.FileInfo
+	err := p.do(ctx, "STAT", target, true, func(c *conn) error {
+		var err error
+		if c.mlsd {
+			out, err = mlst(c, target)
+		} else {
+			out, err = sizeAndTime(c, target)
+		}
+		return err
+	})
+	return out, err
+}
+
+func mlst(c *conn, target string) (fs.FileInfo, error) {
+	_, msg, err := c.command(250, "MLST %s", target)
+	if err != nil {
+		return nil, replyError("MLST", target, err)
+	}
+	// "250-Listing path\n type=file;size=3;modify=…; /abs/path\n250 End":
+	// the fact line starts with a space; proftpd names the absolute path.
+	for _, l := range strings.Split(msg, "\n") {
+		_, facts, ok := parseMLSDLine(strings.TrimLeft(l, " "))
+		if !ok {
+			continue
+		}
+		fi := &fileInfo{name: path.Base(target), precise: true}
+		fi.mtime, _ = time.ParseInLocation("20060102150405", strings.SplitN(facts["modify"], ".", 2)[0], time.UTC)
+		perm, known := octalMode(facts["unix.mode"])
+		switch facts["type"] {
+		case "dir", "cdir", "pdir":
+			fi.mode = fs.ModeDir | 0o755
+		default:
+			fi.mode = 0o644
+			fi.size, _ = strconv.ParseInt(facts["size"], 10, 64)
+		}
+		if known {
+			fi.mode = fi.mode&fs.ModeDir | perm
+		}
+		return fi, nil
+	}
+	return nil, fmt.Errorf("MLST %s: no facts in the reply", target)
+}
+
+// sizeAndTime is Stat without MLST (vsftpd). SIZE answers only for files.
+func sizeAndTime(c *conn, target string) (fs.FileInfo, error) {
+	fi := &fileInfo{name: path.Base(target), mode: 0o644}
+	size, err := c.sc.FileSize(target)
+	if err != nil {
+		if !refusedOrMissing(err) {
+			return nil, replyError("SIZE", target, err)
+		}
+		// Not a file: a directory, or nothing.
+		if cerr := c.sc.ChangeDir(target); cerr != nil {
+			if refusedOrMissing(cerr) {
+				return nil, fmt.Errorf("%s: %w", target, fs.ErrNotExist)
+			}
+			return nil, replyError("CWD", target, cerr)
+		}
+		fi.mode = fs.ModeDir | 0o755
+		return fi, nil
+	}
+	fi.size = size
+	if c.sc.IsGetTimeSupported() {
+		t, err := c.sc.GetTime(target)
+		var pe *time.ParseError
+		switch {
+		case err == nil:
+			fi.mtime, fi.precise = t, true
+		case replyCode(err) == 0 && !errors.As(err, &pe):
+			return nil, replyError("MDTM", target, err) // the connection broke
+		}
+	}
+	return fi, nil
+}
+
+// refusedOrMissing: a 5xx reply (550 "No such file", or SIZE of a
+// directory) rather than a broken connection.
+func refusedOrMissing(err error) bool {
+	code := replyCode(err)
+	return code >= 500 && code < 600
+}
