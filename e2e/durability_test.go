@@ -26,8 +26,9 @@ func writeAndClose(p string, data []byte, flags int) (werr, cerr error) {
 }
 
 // TestCloseFailsWithoutWritePermission: vsftpd refuses uploads into a
-// directory the FTP user cannot write; close() reports EACCES, the server's
-// copy is untouched and no temporary file is left.
+// directory the FTP user cannot write; close() reports EACCES (a new file
+// reaches the server only with its content, so creating it cannot fail
+// earlier), the server's copy is untouched and no temporary file is left.
 func TestCloseFailsWithoutWritePermission(t *testing.T) {
 	s, m, root := serveEmpty(t, serverKinds[2]) // vsftpd-explicit
 	_ = s
@@ -40,9 +41,8 @@ func TestCloseFailsWithoutWritePermission(t *testing.T) {
 	}
 	_ = os.Chmod(filepath.Join(locked, "keep.txt"), 0o666)
 
-	_, err := os.Create(filepath.Join(m.Dir, "locked", "new.txt"))
-	if !errors.Is(err, syscall.EACCES) {
-		t.Errorf("creating a file in a read-only server directory: %v, want EACCES", err)
+	if werr, cerr := writeAndClose(filepath.Join(m.Dir, "locked", "new.txt"), []byte("new"), os.O_WRONLY|os.O_CREATE); werr != nil || !errors.Is(cerr, syscall.EACCES) {
+		t.Errorf("creating a file in a read-only server directory: write %v, close %v; want close to fail with EACCES", werr, cerr)
 	}
 	werr, cerr := writeAndClose(filepath.Join(m.Dir, "locked", "keep.txt"), []byte("changed"), os.O_WRONLY|os.O_TRUNC)
 	if werr != nil || !errors.Is(cerr, syscall.EACCES) {

@@ -23,6 +23,26 @@ type server struct {
 	// TLSVersion is what vsftpd must log for every connection ("" for the
 	// embedded server, which logs nothing of the kind).
 	TLSVersion string
+	// Own makes a file a test put in the served tree the server's, as if
+	// another client had uploaded it (vsftpd runs as its test user).
+	Own func(p string) error
+}
+
+// other plays another client: it writes data at rel in the served tree.
+func (s *server) other(t *testing.T, root, rel string, data []byte, mode os.FileMode) {
+	t.Helper()
+	p := filepath.Join(root, rel)
+	if err := os.WriteFile(p, data, mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, mode); err != nil {
+		t.Fatal(err)
+	}
+	if s.Own != nil {
+		if err := s.Own(p); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 type serverKind struct {
@@ -99,7 +119,7 @@ func startVsftpd(t testing.TB, root string, implicit bool) *server {
 		URL:  fmt.Sprintf("%s://%s@%s/", scheme, v.User, v.Addr),
 		Env:  []string{"FTPSFS_PASSWORD=" + v.Password},
 		Opts: []string{"fingerprint=" + testserver.FingerprintOption(v.Cert.Fingerprint)},
-		List: "LIST", Log: v.Log, Pass: v.Password, Cert: v.Cert, TLSVersion: "TLSv1.3",
+		List: "LIST", Log: v.Log, Pass: v.Password, Cert: v.Cert, TLSVersion: "TLSv1.3", Own: v.Own,
 	}
 }
 

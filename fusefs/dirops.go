@@ -111,15 +111,20 @@ func (d *dirNode) createExisting(ctx context.Context, name string, flags uint32,
 	}
 	dir := d.fsys.remotePath(&d.Inode)
 	d.fsys.dirs.Invalidate(dir) // the listing missed it: its mode too
+	l, err := d.fsys.listing(ctx, dir)
+	if err != nil {
+		return nil, nil, 0, toErrno(d.fsys.log, "create", dir, err)
+	}
 	ch, errno := d.Lookup(ctx, name, out)
 	if errno != 0 {
 		return nil, nil, 0, errno
 	}
 	fn, ok := ch.Operations().(*fileNode)
-	if !ok {
+	fi, listed := l.Lookup(name)
+	if !ok || !listed {
 		return nil, nil, 0, syscall.EISDIR
 	}
-	fh, fuseFlags, errno := fn.Open(ctx, flags)
+	fh, fuseFlags, errno := fn.openListed(ctx, path.Join(dir, name), fi, l.Fetched, flags)
 	if errno != 0 {
 		return nil, nil, 0, errno
 	}

@@ -117,6 +117,15 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	if errno != 0 {
 		return nil, 0, errno
 	}
+	return n.openListed(ctx, p, fi, fetched, flags)
+}
+
+// openListed opens the node at p, as fi (from the listing fetched at
+// fetched) describes it. p is given because a node still being created is
+// not in the tree yet.
+func (n *fileNode) openListed(ctx context.Context, p string, fi fs.FileInfo, fetched time.Time, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	writable := flags&syscall.O_ACCMODE != syscall.O_RDONLY
+	trunc := flags&syscall.O_TRUNC != 0 && writable
 	v := n.fsys.openVersion(ctx, p, fi, fetched)
 	h := n.fsys.newHandle(n, p, fi, v, writable)
 	h.appendMode = flags&syscall.O_APPEND != 0

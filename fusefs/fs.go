@@ -27,16 +27,16 @@ type Config struct {
 	// ChmodIgnore accepts chmod and changes nothing (chmod=ignore), for
 	// programs that insist on a server that refuses SITE CHMOD.
 	ChmodIgnore bool
-	Logger   *slog.Logger
+	Logger      *slog.Logger
 }
 
 // FS is one mounted remote tree.
 type FS struct {
-	remote  Remote
-	dirs    *cache.Dirs
-	blocks  *cache.Blocks
-	cfg     Config
-	log     *slog.Logger
+	remote   Remote
+	dirs     *cache.Dirs
+	blocks   *cache.Blocks
+	cfg      Config
+	log      *slog.Logger
 	mounted  time.Time
 	times    exactTimes
 	versions contentVersions

@@ -72,8 +72,9 @@ type Config struct {
 	// FUSE
 	ReadOnly           bool
 	AllowOther         bool
-	DefaultPermissions bool
-	UID, GID           int // -1 when not given
+	DefaultPermissions bool // implied by AllowOther unless no_default_permissions
+	ChmodIgnore        bool // chmod=ignore
+	UID, GID           int  // -1 when not given
 	Umask              uint32
 	UmaskSet           bool
 	AttrTimeout        time.Duration

@@ -12,6 +12,8 @@ type state struct {
 	cfg          *Config
 	passwordFile string
 	tlsOptions   []string // TLS-only options given, refused with tls=none
+	// noDefaultPermissions: allow_other without the kernel's mode checks.
+	noDefaultPermissions bool
 }
 
 func (st *state) needsTLS(name string) {
@@ -102,6 +104,13 @@ func (st *state) apply(item string) error {
 // finish checks what involves more than one option.
 func (st *state) finish() error {
 	c := st.cfg
+	if st.noDefaultPermissions {
+		c.DefaultPermissions = false
+	} else if c.AllowOther {
+		// Without it, every local user could read, overwrite and delete
+		// whatever the FTP account can, whatever the modes shown.
+		c.DefaultPermissions = true
+	}
 	if c.TLSMin > c.TLSMax {
 		return fmt.Errorf("tls_min %s is above tls_max %s", tlsVersionName(c.TLSMin), tlsVersionName(c.TLSMax))
 	}

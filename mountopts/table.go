@@ -135,8 +135,24 @@ var table = []option{
 		help:    "let other users use the mount (needs user_allow_other in /etc/fuse.conf unless root)",
 		boolean: func(st *state, on bool) { st.cfg.AllowOther = on }},
 	{name: "default_permissions", group: "fuse",
-		help:    "let the kernel check access against the file modes shown",
+		help:    "let the kernel check access against the file modes shown (on by default with allow_other)",
 		boolean: func(st *state, on bool) { st.cfg.DefaultPermissions = on }},
+	{name: "no_default_permissions", group: "fuse",
+		help:    "with allow_other, let every local user do whatever the FTP account may, whatever the modes shown",
+		boolean: func(st *state, on bool) { st.noDefaultPermissions = on }},
+	{name: "chmod", arg: "server|ignore", def: "server", group: "fuse",
+		help: "server: chmod sends SITE CHMOD and fails with EPERM where the server refuses; ignore: chmod succeeds and changes nothing",
+		value: func(st *state, v string) error {
+			switch v {
+			case "server":
+				st.cfg.ChmodIgnore = false
+			case "ignore":
+				st.cfg.ChmodIgnore = true
+			default:
+				return errors.New("want server or ignore")
+			}
+			return nil
+		}},
 	{name: "uid", arg: "N", def: "the mounting user", group: "fuse", help: "numeric owner shown for every file",
 		value: func(st *state, v string) (err error) {
 			st.cfg.UID, err = parseID(v)

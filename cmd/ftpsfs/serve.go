@@ -76,6 +76,8 @@ func serve(mountPoint string, cfg *mountopts.Config, stderr io.Writer) (int, err
 		ReadOnly: cfg.ReadOnly,
 		SpoolDir: cfg.SpoolDir,
 		Logger:   log,
+
+		ChmodIgnore: cfg.ChmodIgnore,
 	})
 	server, err := fusefs.Mount(mountPoint, fsys, fusefs.MountConfig{
 		FSName:             cfg.FSName,

@@ -36,6 +36,9 @@ type EmbeddedOptions struct {
 	Logger       *slog.Logger   // nil → discard
 	Listen       string         // control address, default "127.0.0.1:0"
 	Passive      *PassiveRange  // fixed passive ports (for a proxy in front); default: any free port
+	// ListOnly turns MLSD and MLST off, so the server lists with LIST, whose
+	// lines carry each file's mode (its MLSD has no UNIX.mode fact).
+	ListOnly bool
 }
 
 // Embedded is a running in-process FTP(S) server.
@@ -179,6 +182,7 @@ func (d *driver) GetSettings() (*ftpserver.Settings, error) {
 		DefaultTransferType: ftpserver.TransferTypeBinary,
 	}
 	s.PassiveTransferPortRange = d.e.Opts.Passive.portGetter()
+	s.DisableMLSD, s.DisableMLST = d.e.Opts.ListOnly, d.e.Opts.ListOnly
 	switch {
 	case d.e.Opts.NoTLS:
 		s.TLSRequired = ftpserver.ClearOrEncrypted

@@ -19,6 +19,14 @@ const (
 	FaultNoSpace
 	// FaultDenyWrite refuses STOR and APPE with 553 before any data flows.
 	FaultDenyWrite
+	// FaultDenyRename refuses every rename (as vsftpd with
+	// cmds_denied=RNFR,RNTO does, with 550).
+	FaultDenyRename
+	// FaultNoReplaceRename refuses to rename onto an existing file, as
+	// some servers (IIS among them) do.
+	FaultNoReplaceRename
+	// FaultDenyChmod refuses SITE CHMOD with 550.
+	FaultDenyChmod
 )
 
 func (f Fault) String() string {
@@ -29,6 +37,12 @@ func (f Fault) String() string {
 		return "no-space"
 	case FaultDenyWrite:
 		return "deny-write"
+	case FaultDenyRename:
+		return "deny-rename"
+	case FaultNoReplaceRename:
+		return "no-replace-rename"
+	case FaultDenyChmod:
+		return "deny-chmod"
 	}
 	return fmt.Sprintf("Fault(%d)", int(f))
 }
@@ -59,6 +73,25 @@ func (f *faultFs) OpenFile(name string, flag int, perm os.FileMode) (afero.File,
 		perm = 0o666
 	}
 	return f.Fs.OpenFile(name, flag, perm)
+}
+
+func (f *faultFs) Rename(from, to string) error {
+	switch f.fault() {
+	case FaultDenyRename:
+		return fmt.Errorf("rename %s denied by test fault", from)
+	case FaultNoReplaceRename:
+		if _, err := f.Fs.Stat(to); err == nil {
+			return fmt.Errorf("rename onto existing %s refused by test fault", to)
+		}
+	}
+	return f.Fs.Rename(from, to)
+}
+
+func (f *faultFs) Chmod(name string, mode os.FileMode) error {
+	if f.fault() == FaultDenyChmod {
+		return fmt.Errorf("chmod %s denied by test fault", name)
+	}
+	return f.Fs.Chmod(name, mode)
 }
 
 // noSpaceFile accepts the open and fails every write with

@@ -381,3 +381,14 @@ func tail(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// Own hands p to the test user, as if it had uploaded it: what a test
+// writes into the served tree as root ("another client") must stay
+// writable for the server.
+func (v *Vsftpd) Own(p string) error {
+	uid, gid, err := ensureTestUser()
+	if err != nil {
+		return err
+	}
+	return os.Lchown(p, uid, gid)
+}
