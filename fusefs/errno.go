@@ -32,6 +32,11 @@ func toErrno(log *slog.Logger, op, path string, err error) syscall.Errno {
 		return syscall.ETIMEDOUT
 	case errors.Is(err, context.Canceled):
 		return syscall.EINTR
+	case errors.Is(err, errors.ErrUnsupported):
+		// The server does not offer the operation (SITE CHMOD refused, for
+		// whatever reason its reply gives): as a filesystem without modes
+		// answers chmod.
+		return syscall.EPERM
 	case errors.Is(err, fs.ErrNotExist):
 		return syscall.ENOENT
 	case errors.Is(err, fs.ErrPermission):
@@ -40,10 +45,6 @@ func toErrno(log *slog.Logger, op, path string, err error) syscall.Errno {
 		return syscall.EEXIST
 	case errors.Is(err, fs.ErrInvalid):
 		return syscall.EINVAL
-	case errors.Is(err, errors.ErrUnsupported):
-		// The server does not offer the operation (SITE CHMOD refused): as a
-		// filesystem without modes answers chmod.
-		return syscall.EPERM
 	case errors.As(err, &coder):
 		switch coder.FTPCode() {
 		case 452, 552:

@@ -173,7 +173,17 @@ func (n *fileNode) addWriter(trunc bool) syscall.Errno {
 	return 0
 }
 
+// Access: reading and writing are left to the server, but a file whose
+// mode has no execute bit is not executable for anyone (as for root on a
+// local disk), so test -x and which agree with the modes shown.
 func (n *fileNode) Access(ctx context.Context, mask uint32) syscall.Errno {
+	const xOK = 1
+	n.mu.Lock()
+	fi := n.info
+	n.mu.Unlock()
+	if mask&xOK != 0 && fi != nil && fi.Mode().Perm()&0o111 == 0 {
+		return syscall.EACCES
+	}
 	return n.fsys.access(mask)
 }
 
