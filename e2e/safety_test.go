@@ -3,7 +3,10 @@ package e2e
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -259,4 +262,140 @@ func TestFullSpoolKeepsServerCopy(t *testing.T) {
 			noTemporaries(t, root)
 		})
 	}
+}
+
+// pidSpace is what ftpsfs names this machine's PID space with in its
+// temporaries (see fusefs/leftovers.go): the same boot and PID namespace.
+func pidSpace(t *testing.T) string {
+	t.Helper()
+	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := os.Readlink("/proc/self/ns/pid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(strings.TrimSpace(string(boot)) + "\x00" + ns))
+	return hex.EncodeToString(sum[:4])
+}
+
+// TestKilledUploadTemporaryIsCleaned: kill -9 during an upload leaves its
+// temporary on the server; the next mount that lists the directory deletes
+// it, while a live uploader's temporary (another mount's, or another
+// machine's) survives.
+func TestKilledUploadTemporaryIsCleaned(t *testing.T) {
+	root := t.TempDir()
+	srv, err := testserver.StartEmbedded(testserver.EmbeddedOptions{Root: root, RequireReuse: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	url, env := "ftpes://test@"+srv.Addr+"/", []string{"FTPSFS_PASSWORD=secret"}
+	fp := "fingerprint=" + testserver.FingerprintOption(srv.Opts.Cert.Fingerprint)
+
+	killed := mountAt(t, binary, t.TempDir(), url, env, fp)
+	f, err := os.Create(filepath.Join(killed.Dir, "big.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 1<<20)
+	var tmp string
+	for i := 0; i < 200 && tmp == ""; i++ { // streams to a temporary while written
+		if _, err := f.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+		if m, _ := filepath.Glob(filepath.Join(root, ".ftpsfs-upload-*")); len(m) > 0 {
+			tmp = m[0]
+		}
+	}
+	if tmp == "" {
+		t.Fatal("no temporary appeared on the server during a 200 MiB write")
+	}
+	if err := killed.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := killed.exited(5 * time.Second); !ok {
+		t.Fatal("ftpsfs survived kill -9")
+	}
+	<-killed.done
+	killed.done <- nil // killed on purpose
+	_ = f.Close()
+	_ = exec.Command("fusermount3", "-u", "-z", killed.Dir).Run()
+
+	live := mountAt(t, binary, t.TempDir(), url, env, fp) // another mount, uploading now
+	liveTmp := filepath.Join(root, fmt.Sprintf(".ftpsfs-upload-%s-%d-0123456789abcdef", pidSpace(t), live.cmd.Process.Pid))
+	foreign := filepath.Join(root, ".ftpsfs-upload-0badf00d-4242-0123456789abcdef")   // another machine's, recent
+	oldForeign := filepath.Join(root, ".ftpsfs-upload-0badf00d-4343-fedcba9876543210") // another machine's, two days still
+	for _, p := range []string{liveTmp, foreign, oldForeign} {
+		if err := os.WriteFile(p, []byte("in progress"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	twoDays := time.Now().Add(-48 * time.Hour)
+	if err := os.Chtimes(oldForeign, twoDays, twoDays); err != nil {
+		t.Fatal(err)
+	}
+
+	next := mountForeground(t, url, env, fp)
+	if _, err := os.ReadDir(next.Dir); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, errKilled := os.Stat(tmp)
+		_, errOld := os.Stat(oldForeign)
+		if errors.Is(errKilled, os.ErrNotExist) && errors.Is(errOld, os.ErrNotExist) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("abandoned temporaries still on the server 10 s after a listing: killed upload %v, old foreign %v", errKilled, errOld)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, p := range []string{liveTmp, foreign} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("a live uploader's temporary was deleted: %v", err)
+		}
+	}
+	if entries, _ := os.ReadDir(next.Dir); len(entries) != 0 {
+		t.Errorf("the mount shows %d entries, want none (temporaries are hidden)", len(entries))
+	}
+}
+
+// TestAllowOtherChecksModes: with allow_other, another local user can only
+// do what the modes shown allow (default_permissions is implied).
+func TestAllowOtherChecksModes(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Fatal("this test mounts with allow_other and acts as another user: run it as root")
+	}
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "owned.txt"), []byte("root's\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := testserver.StartEmbedded(testserver.EmbeddedOptions{Root: root, RequireReuse: true, ListOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	m := mountForeground(t, "ftpes://test@"+srv.Addr+"/", []string{"FTPSFS_PASSWORD=secret"},
+		"fingerprint="+testserver.FingerprintOption(srv.Opts.Cert.Fingerprint), "allow_other", "uid=0", "gid=0")
+	_ = os.Chmod(filepath.Dir(m.Dir), 0o755)
+	nobody := func(script string) error {
+		cmd := exec.Command("sh", "-c", script)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		return cmd.Run()
+	}
+	if err := nobody("cat '" + filepath.Join(m.Dir, "owned.txt") + "' >/dev/null"); err != nil {
+		t.Errorf("another user cannot read a 644 file: %v", err)
+	}
+	if err := nobody("echo theirs > '" + filepath.Join(m.Dir, "owned.txt") + "'"); err == nil {
+		t.Error("another user overwrote a -rw-r--r-- root file")
+	}
+	if err := nobody("rm -f '" + filepath.Join(m.Dir, "owned.txt") + "'"); err == nil {
+		if _, serr := os.Stat(filepath.Join(root, "owned.txt")); serr != nil {
+			t.Error("another user deleted a file in a root-owned 755 directory")
+		}
+	}
+	sameFile(t, filepath.Join(root, "owned.txt"), []byte("root's\n"))
 }

@@ -324,8 +324,10 @@ func (d *dirNode) Mknod(ctx context.Context, name string, mode uint32, dev uint3
 	return nil, syscall.EPERM
 }
 
-// Setattr on a directory: modes go to the server (SITE CHMOD); times are
-// accepted and ignored, so tar -x and rsync -a can restore directories.
+// Setattr on a directory: modes go to the server (SITE CHMOD); times too
+// (MFMT, or vsftpd's MDTM form) where it takes them for directories, and
+// are otherwise remembered and shown for this mount, so tar -x and rsync
+// -a can restore directories.
 func (d *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	if d.fsys.cfg.ReadOnly {
 		return syscall.EROFS
@@ -343,6 +345,21 @@ func (d *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetA
 		}
 		if fi, ok, _, err := d.fsys.entry(cctx, p); err == nil && ok {
 			d.fsys.setEntry(path.Dir(p), withMode{fi, m})
+		}
+	}
+	if mtime, ok := in.GetMTime(); ok && !d.IsRoot() {
+		cctx, cancel := d.fsys.opContext(ctx)
+		defer cancel()
+		p := d.fsys.remotePath(&d.Inode)
+		t := mtime.UTC()
+		if err := d.fsys.remote.SetTime(cctx, p, t); err != nil {
+			d.fsys.log.Debug("server did not take the directory's time; kept for this mount", "path", p, "err", err)
+			d.fsys.times.keep(p, t)
+		} else {
+			d.fsys.times.set(p, t)
+		}
+		if fi, ok, _, err := d.fsys.entry(cctx, p); err == nil && ok {
+			d.fsys.setEntry(path.Dir(p), withTime{fi, t})
 		}
 	}
 	return d.Getattr(ctx, fh, out)

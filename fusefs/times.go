@@ -14,6 +14,10 @@ import (
 type exactTimes struct {
 	mu sync.Mutex
 	m  map[string]time.Time
+	// kept are times the server refused to set (vsftpd answers MDTM on a
+	// directory with 550): they are shown for this mount whatever the
+	// listing says, so rsync -a finds nothing to do on a second run.
+	kept map[string]time.Time
 }
 
 const maxExactTimes = 100_000
@@ -27,9 +31,20 @@ func (e *exactTimes) set(p string, t time.Time) {
 	e.m[p] = t.UTC()
 }
 
+// keep remembers a time the server would not take.
+func (e *exactTimes) keep(p string, t time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.kept == nil || len(e.kept) >= maxExactTimes {
+		e.kept = map[string]time.Time{}
+	}
+	e.kept[p] = t.UTC()
+}
+
 func (e *exactTimes) forget(p string) {
 	e.mu.Lock()
 	delete(e.m, p)
+	delete(e.kept, p)
 	e.mu.Unlock()
 }
 
@@ -38,7 +53,11 @@ func (e *exactTimes) forget(p string) {
 func (e *exactTimes) refine(p string, fi fs.FileInfo) fs.FileInfo {
 	e.mu.Lock()
 	t, ok := e.m[p]
+	kept, isKept := e.kept[p]
 	e.mu.Unlock()
+	if isKept {
+		return withTime{fi, kept}
+	}
 	if !ok {
 		return fi
 	}

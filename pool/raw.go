@@ -48,8 +48,7 @@ func libraryConn(sc *ftp.ServerConn) (*textproto.Conn, error) {
 	if connField == nil || sc == nil {
 		return nil, errRawUnavailable
 	}
-	p := unsafe.Add(unsafe.Pointer(sc), connField.Offset)
-	tp := *(**textproto.Conn)(p)
+	tp := *(**textproto.Conn)(unsafePointerToConn(sc))
 	if tp == nil {
 		return nil, errRawUnavailable
 	}
@@ -89,4 +88,9 @@ func (c *conn) command(want int, format string, args ...any) (code int, msg stri
 		return code, msg, &textproto.Error{Code: code, Msg: msg}
 	}
 	return code, msg, nil
+}
+
+// unsafePointerToConn is where libraryConn reads; tests write through it.
+func unsafePointerToConn(sc *ftp.ServerConn) unsafe.Pointer {
+	return unsafe.Add(unsafe.Pointer(sc), connField.Offset)
 }
