@@ -138,3 +138,33 @@ func TestCheckRecommends(t *testing.T) {
 		wantLines(t, "check stderr", errOut, "warning: insecure")
 	})
 }
+
+// TestCheckReportsChmodAndFreeSpace: check says whether SITE CHMOD works
+// (recommending chmod=ignore where it does not) and whether df can show
+// the server's free space, and leaves no probe file behind.
+func TestCheckReportsChmodAndFreeSpace(t *testing.T) {
+	root := t.TempDir()
+	srv, err := testserver.StartEmbedded(testserver.EmbeddedOptions{Root: root, RequireReuse: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	srv.SetFault(testserver.FaultDenyChmod)
+	pin := "fingerprint=" + testserver.FingerprintOption(srv.Opts.Cert.Fingerprint)
+	code, out, errOut := runCheck(t, []string{"FTPSFS_PASSWORD=secret"}, "ftpes://test@"+srv.Addr+"/", "-o", pin)
+	if code != 0 {
+		t.Fatalf("check: exit %d\n%s\n%s", code, out, errOut)
+	}
+	wantLines(t, "check output", out, "refuses SITE CHMOD", "chmod=ignore", "(AVBL): df shows it")
+
+	s := startTrust(t, "vsftpd", trustSpec{})
+	code, out, errOut = runCheck(t, s.env(), s.url("127.0.0.1"), "-o", s.pin())
+	if code != 0 {
+		t.Fatalf("check vsftpd: exit %d\n%s\n%s", code, out, errOut)
+	}
+	wantLines(t, "check output (vsftpd)", out, "ok: SITE CHMOD works", "no AVBL")
+	if strings.Contains(out, "chmod=ignore") {
+		t.Errorf("check recommends chmod=ignore for vsftpd, whose SITE CHMOD works:\n%s", out)
+	}
+	noTemporaries(t, root)
+}

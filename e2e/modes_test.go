@@ -239,3 +239,53 @@ func TestServerRefusingChmod(t *testing.T) {
 		t.Errorf("chmod=ignore changed the server's mode to %04o", got)
 	}
 }
+
+// TestDirectoryTimes: touch -d on a directory is what stat shows
+// afterwards, whether the server sets directory times (the embedded
+// server's MFMT) or refuses them (vsftpd's MDTM on a directory: 550).
+func TestDirectoryTimes(t *testing.T) {
+	for _, k := range writeKinds {
+		t.Run(k.name, func(t *testing.T) {
+			_, m, _ := serveEmpty(t, k)
+			dir := filepath.Join(m.Dir, "somedir")
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			run(t, "touch", "-d", "2020-02-02 12:00:00 UTC", dir)
+			time.Sleep(1200 * time.Millisecond) // past attr_timeout: the kernel asks again
+			st, err := os.Stat(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := time.Date(2020, 2, 2, 12, 0, 0, 0, time.UTC); !st.ModTime().Equal(want) {
+				t.Errorf("after touch -d the directory shows %v, want %v", st.ModTime().UTC(), want)
+			}
+		})
+	}
+}
+
+// TestFreeSpace: df shows the server's free space where it answers AVBL
+// (the embedded server), and statfs_size= where it does not (vsftpd).
+func TestFreeSpace(t *testing.T) {
+	_, m, root := serveEmpty(t, serverKinds[0])
+	var local syscall.Statfs_t
+	if err := syscall.Statfs(root, &local); err != nil {
+		t.Fatal(err)
+	}
+	var got syscall.Statfs_t
+	if err := syscall.Statfs(m.Dir, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := int64(local.Bavail) * local.Bsize
+	if have := int64(got.Bavail) * got.Bsize; have < want-(64<<20) || have > want+(64<<20) {
+		t.Errorf("df shows %d bytes free, the server's disk has %d", have, want)
+	}
+
+	_, vm, _ := serveEmpty(t, serverKinds[2], "statfs_size=2G")
+	if err := syscall.Statfs(vm.Dir, &got); err != nil {
+		t.Fatal(err)
+	}
+	if have := int64(got.Blocks) * got.Bsize; have != 2<<30 {
+		t.Errorf("with statfs_size=2G on a server without AVBL df shows %d bytes", have)
+	}
+}

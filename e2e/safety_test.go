@@ -325,7 +325,7 @@ func TestKilledUploadTemporaryIsCleaned(t *testing.T) {
 
 	live := mountAt(t, binary, t.TempDir(), url, env, fp) // another mount, uploading now
 	liveTmp := filepath.Join(root, fmt.Sprintf(".ftpsfs-upload-%s-%d-0123456789abcdef", pidSpace(t), live.cmd.Process.Pid))
-	foreign := filepath.Join(root, ".ftpsfs-upload-0badf00d-4242-0123456789abcdef")   // another machine's, recent
+	foreign := filepath.Join(root, ".ftpsfs-upload-0badf00d-4242-0123456789abcdef")    // another machine's, recent
 	oldForeign := filepath.Join(root, ".ftpsfs-upload-0badf00d-4343-fedcba9876543210") // another machine's, two days still
 	for _, p := range []string{liveTmp, foreign, oldForeign} {
 		if err := os.WriteFile(p, []byte("in progress"), 0o644); err != nil {

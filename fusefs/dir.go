@@ -105,12 +105,17 @@ func (d *dirNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.Att
 	return 0
 }
 
-// Statfs reports nominal figures: FTP has no standard free-space query, and
-// programs that check for space before writing must not see zero.
+// Statfs reports the server's free space where it tells (AVBL), as both
+// size and free; otherwise nominal figures (statfs_size=), so programs that
+// check for space before writing do not see zero.
 func (d *dirNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
-	const blocks = 1 << 28 // 1 TiB of 4 KiB blocks
-	out.Bsize = 4096
-	out.Frsize = 4096
+	const bsize = 4096
+	blocks := uint64(d.fsys.cfg.StatfsSize) / bsize
+	if free, ok := d.fsys.freeSpace(ctx); ok {
+		blocks = uint64(free) / bsize
+	}
+	out.Bsize = bsize
+	out.Frsize = bsize
 	out.Blocks, out.Bfree, out.Bavail = blocks, blocks, blocks
 	out.Files, out.Ffree = 1<<20, 1<<20
 	out.NameLen = 255

@@ -27,7 +27,10 @@ type Config struct {
 	// ChmodIgnore accepts chmod and changes nothing (chmod=ignore), for
 	// programs that insist on a server that refuses SITE CHMOD.
 	ChmodIgnore bool
-	Logger      *slog.Logger
+	// StatfsSize is the size statfs shows where the server does not tell
+	// its free space; default 1 TiB.
+	StatfsSize int64
+	Logger     *slog.Logger
 }
 
 // FS is one mounted remote tree.
@@ -44,6 +47,7 @@ type FS struct {
 	pending  pendingFiles
 	// chmodRefused: the server refused SITE CHMOD once; uploads stop asking.
 	chmodRefused, modeWarned atomic.Bool
+	space                    freeSpace
 }
 
 // New builds the tree; Root() is handed to go-fuse.
@@ -59,6 +63,9 @@ func New(remote Remote, dirs *cache.Dirs, blocks *cache.Blocks, cfg Config) *FS 
 	}
 	if cfg.Root == "" {
 		cfg.Root = "/"
+	}
+	if cfg.StatfsSize <= 0 {
+		cfg.StatfsSize = 1 << 40
 	}
 	return &FS{remote: remote, dirs: dirs, blocks: blocks, cfg: cfg, log: cfg.Logger, mounted: time.Now(), owner: newUploadOwner()}
 }

@@ -72,9 +72,10 @@ type Config struct {
 	// FUSE
 	ReadOnly           bool
 	AllowOther         bool
-	DefaultPermissions bool // implied by AllowOther unless no_default_permissions
-	ChmodIgnore        bool // chmod=ignore
-	UID, GID           int  // -1 when not given
+	DefaultPermissions bool  // implied by AllowOther unless no_default_permissions
+	ChmodIgnore        bool  // chmod=ignore
+	StatfsSize         int64 // statfs_size=; 0 is the default
+	UID, GID           int   // -1 when not given
 	Umask              uint32
 	UmaskSet           bool
 	AttrTimeout        time.Duration

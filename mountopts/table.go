@@ -122,6 +122,12 @@ var table = []option{
 			return err
 		}},
 
+	{name: "statfs_size", arg: "SIZE", def: "1T", group: "fuse",
+		help: "size and free space df shows where the server does not tell its free space (AVBL)",
+		value: func(st *state, v string) (err error) {
+			st.cfg.StatfsSize, err = parseSize(v)
+			return err
+		}},
 	{name: "spool_dir", arg: "PATH", def: "system temp dir", group: "cache",
 		help:  "where written files are staged before they are uploaded",
 		value: func(st *state, v string) error { st.cfg.SpoolDir = v; return nil }},

@@ -99,3 +99,40 @@ func refusedOrMissing(err error) bool {
 	code := replyCode(err)
 	return code >= 500 && code < 600
 }
+
+// Avail asks how many bytes may still be stored under dir: AVBL (the
+// draft-peterson-streamlined-ftp-command-extensions command that
+// ftpserverlib, pure-ftpd and Serv-U answer with "213 BYTES"). Servers
+// without it answer 500/502, an error wrapping errors.ErrUnsupported.
+func (p *Pool) Avail(ctx context.Context, dir string) (int64, error) {
+	var n int64
+	err := p.do(ctx, "AVBL", dir, true, func(c *conn) error {
+		_, msg, err := c.command(213, "AVBL %s", dir)
+		if refusedOrMissing(err) {
+			return fmt.Errorf("AVBL %s: %w", dir, errors.ErrUnsupported)
+		}
+		if err != nil {
+			return replyError("AVBL", dir, err)
+		}
+		n, err = strconv.ParseInt(strings.TrimSpace(msg), 10, 64)
+		if err != nil || n < 0 {
+			return fmt.Errorf("AVBL %s: %q is no byte count: %w", dir, msg, errors.ErrUnsupported)
+		}
+		return nil
+	})
+	return n, err
+}
+
+// ProbeChmod reports whether the server changes modes with SITE CHMOD, by
+// trying it on an empty file tmp that it creates and deletes.
+func (p *Pool) ProbeChmod(ctx context.Context, tmp string) (bool, error) {
+	if err := p.Store(ctx, tmp, strings.NewReader(""), 0); err != nil {
+		return false, err
+	}
+	err := p.Chmod(ctx, tmp, 0o600)
+	_ = p.Delete(ctx, tmp)
+	if errors.Is(err, ErrChmodRefused) {
+		return false, nil
+	}
+	return err == nil, err
+}

@@ -75,6 +75,9 @@ func check(cfg *mountopts.Config, stdout io.Writer) (int, error) {
 	if cfg.Connections > 1 {
 		c.connections(ctx, p)
 	}
+	if !cfg.ReadOnly {
+		c.capabilities(ctx, p)
+	}
 	c.insecureAdvice(rep)
 	c.finish(true)
 	return exitOK, nil

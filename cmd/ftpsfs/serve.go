@@ -78,6 +78,7 @@ func serve(mountPoint string, cfg *mountopts.Config, stderr io.Writer) (int, err
 		Logger:   log,
 
 		ChmodIgnore: cfg.ChmodIgnore,
+		StatfsSize:  cfg.StatfsSize,
 	})
 	server, err := fusefs.Mount(mountPoint, fsys, fusefs.MountConfig{
 		FSName:             cfg.FSName,

@@ -206,7 +206,7 @@ func (d *driver) AuthUser(_ ftpserver.ClientContext, user, pass string) (ftpserv
 		return nil, errors.New("wrong user or password")
 	}
 	d.e.logins.Add(1)
-	return &faultFs{Fs: afero.NewBasePathFs(afero.NewOsFs(), o.Root), fault: d.e.currentFault}, nil
+	return &faultFs{Fs: afero.NewBasePathFs(afero.NewOsFs(), o.Root), root: o.Root, fault: d.e.currentFault}, nil
 }
 
 func (d *driver) GetTLSConfig() (*tls.Config, error) {

@@ -3,6 +3,7 @@ package testserver
 import (
 	"fmt"
 	"os"
+	"syscall"
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
 	"github.com/spf13/afero"
@@ -51,6 +52,7 @@ func (f Fault) String() string {
 // going through the currently set fault.
 type faultFs struct {
 	afero.Fs
+	root  string
 	fault func() Fault
 }
 
@@ -73,6 +75,15 @@ func (f *faultFs) OpenFile(name string, flag int, perm os.FileMode) (afero.File,
 		perm = 0o666
 	}
 	return f.Fs.OpenFile(name, flag, perm)
+}
+
+// GetAvailableSpace answers AVBL with the served file system's free space.
+func (f *faultFs) GetAvailableSpace(string) (int64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(f.root, &st); err != nil {
+		return 0, err
+	}
+	return int64(st.Bavail) * st.Bsize, nil
 }
 
 func (f *faultFs) Rename(from, to string) error {
