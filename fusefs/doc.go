@@ -1,13 +1,56 @@
 // Package fusefs is the FUSE node tree of ftpsfs, on go-fuse's fs API:
 // directories answered from cached listings, files read through a block
-// cache fed by resumable remote streams, symlinks, statfs, the kernel cache
-// policy, and the one place where errors become errno values (errno.go).
+// cache fed by resumable remote streams, writes spooled locally and
+// uploaded on close, symlinks, statfs, the kernel cache policy, and the one
+// place where errors become errno values (errno.go).
 //
 // It knows nothing of FTP: the server is reached through the Remote
 // interface, which the pool package satisfies.
 //
-// Locking: fileNode.mu guards the node's last known attributes; handle.mu
-// guards nothing on the network path (the remote reader serialises itself).
-// No node lock is held across a network call. Cache invalidation of the
-// kernel is never called from inside a handler.
+// # What is on the server is never destroyed on a guess
+//
+// Listings may be dir_cache_ttl old, and other clients write too. So every
+// step that could destroy data asks the server first (Remote.Stat): create
+// (a file another client made is opened, never truncated; O_EXCL fails),
+// the first write into an existing file (its current content is loaded to
+// its end). Uploads go to a temporary name and are renamed over the file;
+// the rename never deletes a target it cannot replace (see pool.Rename).
+// A spool whose write failed is never uploaded. Replacements keep the old
+// mode, and a mode that keeps others out is set on the temporary before any
+// content is sent (write.go). Temporaries of killed uploads are deleted
+// when provably abandoned (leftovers.go). Blocks cached under a listing
+// with rounded times are checked against MDTM after dir_cache_ttl
+// (version.go).
+//
+// # LOCK ORDERING
+//
+// Locks are taken in this order, never the reverse:
+//
+//	fileNode.ioMu → fileNode.mu → spool.life
+//	fileNode.ioMu → streamUpload.mu
+//
+// and these are leaves, taken with nothing after them: pendingFiles.mu,
+// contentVersions.mu, exactTimes.mu, uploadOwner.mu, handle.fillMu (then
+// only the cache's own locks), freeSpace.mu.
+//
+//   - fileNode.ioMu serialises loading, writing, truncating and uploading
+//     one file's spool, so an upload never sends a file half-way through a
+//     write. It IS held across the network: the download before the first
+//     in-place write, and the upload on close. A second writer of the same
+//     file waits for the first one's upload (FTP has no partial writes:
+//     the whole file goes up at once).
+//   - fileNode.mu guards the node's attributes (info, openedVers, writers,
+//     unlinked, the spool pointer and the spool's fields). Never held
+//     across the network (a truncate of the spool file is the only disk
+//     call under it).
+//   - spool.life keeps the spool file open while readSpool reads it without
+//     the node locks; close takes it exclusively.
+//   - streamUpload.mu guards a streaming upload's counters; its cond
+//     wakes the STOR goroutine.
+//   - handle.fillMu serialises fills on one handle's stream (held across
+//     the network: it is that stream's use).
+//   - freeSpace.mu is held across one AVBL round trip, so concurrent
+//     statfs calls share one question.
+//
+// Kernel cache invalidation is never called from inside a handler.
 package fusefs
