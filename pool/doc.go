@@ -8,6 +8,14 @@
 //
 // It knows nothing of FUSE or of caches.
 //
+// jlaffaye/ftp does the FTP conversation; what it lacks (SITE CHMOD, AVBL,
+// MLST with every fact, RNFR and RNTO as separate steps, the modes in a
+// listing) is added on the same connection: raw.go sends commands through
+// the library's own text connection, and modes.go reads the listing's
+// bytes as its data connection delivers them. Both rely on one rule: a
+// conn has one owner at a time (the goroutine it is lent to), and only
+// that owner talks on it, between whole command/reply exchanges.
+//
 // Lock order: Reader.mu before Pool.mu. Pool.mu is never held across network
 // I/O; a Reader's mu is (it serialises that reader's stream).
 package pool
