@@ -58,7 +58,8 @@ deb: $(BIN) $(MAN) $(COMPLETION)
 	  sh cmd/ftpsfs/debian/mkdeb $(BIN) $(MAN) $(COMPLETION) $(DEBDIR)
 
 # deps installs what the tests and the demo need on Debian: fuse3 always,
-# vsftpd, rsync and man-db (the man page test) for the tests. As root it installs them; otherwise it says what to run.
+# vsftpd, rsync and man-db (the man page tests) for the tests. As root it
+# installs them; otherwise it says what to run.
 deps:
 	@missing=""; \
 	command -v fusermount3 >/dev/null 2>&1 || missing="$$missing fuse3"; \
