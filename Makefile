@@ -1,6 +1,6 @@
 # ftpsfs — see README.md. `make demo` shows it working; `make test` runs every test.
 PREFIX  ?= /usr/local
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 GO      ?= go
 BINDIR  ?= bin
 BIN     := $(BINDIR)/ftpsfs
@@ -17,20 +17,30 @@ DEB_MAINTAINER ?= $(or $(DEBFULLNAME),$(shell git config user.name)) <$(or $(DEB
 # sudo make install after make copies files and needs no Go on root's PATH.
 SRC        := $(shell find cmd/ftpsfs mountopts fusefs pool cache -name '*.go' ! -name '*_test.go') go.mod go.sum
 GENDOC_SRC := $(shell find cmd/ftpsfs-gendoc mountopts -name '*.go' ! -name '*_test.go') go.mod go.sum
+STAMP      := $(BINDIR)/.version
 BIN_VERSION = $$($(BIN) --version | sed -n '1s/^ftpsfs //p')
-NEED_GO = @command -v $(GO) >/dev/null || { echo "$@ is older than its sources and $(GO) is not on PATH: run make as yourself first (see README: Install)" >&2; exit 1; }
+NEED_GO = @command -v $(GO) >/dev/null || { echo "$@ is out of date (its sources or the version changed) and $(GO) is not on PATH: run make as yourself first (see README: Install)" >&2; exit 1; }
 
-.PHONY: all build install uninstall deb deps test vet demo demo-stop clean
+.PHONY: all build install uninstall deb deps test vet demo demo-stop clean FORCE
 
 all: $(BIN) $(MAN) $(COMPLETION)
 
 build: $(BIN)
 
+# $(STAMP) is the version bin/ftpsfs is built with; it changes, and bin/ftpsfs
+# is rebuilt, only when git describes another one, so the binary, its man page
+# and its package never claim different versions. Where git cannot tell (no
+# repository; root in a user's checkout under sudo) it is left alone.
+$(STAMP): FORCE
+	@mkdir -p $(@D); v='$(VERSION)'; \
+	if [ -z "$$v" ]; then [ -f $@ ] || echo dev >$@; \
+	elif [ "$$(cat $@ 2>/dev/null)" != "$$v" ]; then echo "$$v" >$@; fi
+
 # Static (CGO_ENABLED=0): the package then needs no libc of a given version;
 # stripped (-s -w), as Debian ships binaries; -trimpath keeps build paths out.
-$(BIN): $(SRC)
+$(BIN): $(SRC) $(STAMP)
 	$(NEED_GO)
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $@ ./cmd/ftpsfs
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$$(cat $(STAMP))" -o $@ ./cmd/ftpsfs
 
 # Generated from the option table in mountopts, with the binary's version.
 $(MAN): $(GENDOC_SRC) $(BIN)
