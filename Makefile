@@ -1,30 +1,81 @@
 # ftpsfs — see README.md. `make demo` shows it working; `make test` runs every test.
 PREFIX  ?= /usr/local
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 GO      ?= go
-BIN     := bin/ftpsfs
+BINDIR  ?= bin
+BIN     := $(BINDIR)/ftpsfs
+MAN     := $(BINDIR)/ftpsfs.1
+COMPLETION := $(BINDIR)/ftpsfs.bash
+DEBDIR  ?= .
 DEMO    := $(CURDIR)/.demo
+# The man page's date and the package's file times and changelog date: the last commit's.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
+# The package's Maintainer: Debian's DEBFULLNAME and DEBEMAIL, else git's user.
+DEB_MAINTAINER ?= $(or $(DEBFULLNAME),$(shell git config user.name)) <$(or $(DEBEMAIL),$(shell git config user.email))>
 
-.PHONY: all build install uninstall deps test vet demo demo-stop clean
+# Real file targets: bin/ftpsfs is rebuilt only when a Go source changed, so
+# sudo make install after make copies files and needs no Go on root's PATH.
+SRC        := $(shell find cmd/ftpsfs mountopts fusefs pool cache -name '*.go' ! -name '*_test.go') go.mod go.sum
+GENDOC_SRC := $(shell find cmd/ftpsfs-gendoc mountopts -name '*.go' ! -name '*_test.go') go.mod go.sum
+STAMP      := $(BINDIR)/.version
+BIN_VERSION = $$($(BIN) --version | sed -n '1s/^ftpsfs //p')
+NEED_GO = @command -v $(GO) >/dev/null || { echo "$@ is out of date (its sources or the version changed) and $(GO) is not on PATH: run make as yourself first (see README: Install)" >&2; exit 1; }
 
-all: build
+.PHONY: all build install uninstall deb deps test vet demo demo-stop clean FORCE
 
-build:
-	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/ftpsfs
+all: $(BIN) $(MAN) $(COMPLETION)
 
-install: build
+build: $(BIN)
+
+# $(STAMP) is the version bin/ftpsfs is built with; it changes, and bin/ftpsfs
+# is rebuilt, only when git describes another one, so the binary, its man page
+# and its package never claim different versions. Where git cannot tell (no
+# repository; root in a user's checkout under sudo) it is left alone.
+$(STAMP): FORCE
+	@mkdir -p $(@D); v='$(VERSION)'; \
+	if [ -z "$$v" ]; then [ -f $@ ] || echo dev >$@; \
+	elif [ "$$(cat $@ 2>/dev/null)" != "$$v" ]; then echo "$$v" >$@; fi
+
+# Static (CGO_ENABLED=0): the package then needs no libc of a given version;
+# stripped (-s -w), as Debian ships binaries; -trimpath keeps build paths out.
+$(BIN): $(SRC) $(STAMP)
+	$(NEED_GO)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$$(cat $(STAMP))" -o $@ ./cmd/ftpsfs
+
+# Generated from the option table in mountopts, with the binary's version.
+$(MAN): $(GENDOC_SRC) $(BIN)
+	$(NEED_GO)
+	$(GO) run ./cmd/ftpsfs-gendoc -man $@ -version "$(BIN_VERSION)" -date $$(date -u -d @$(SOURCE_DATE_EPOCH) +%F)
+
+$(COMPLETION): $(GENDOC_SRC)
+	$(NEED_GO)
+	@mkdir -p $(@D)
+	$(GO) run ./cmd/ftpsfs-gendoc -completion $@
+
+install: $(BIN) $(MAN) $(COMPLETION)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/ftpsfs
+	install -D -m 0644 $(MAN) $(DESTDIR)$(PREFIX)/share/man/man1/ftpsfs.1
+	install -D -m 0644 $(COMPLETION) $(DESTDIR)$(PREFIX)/share/bash-completion/completions/ftpsfs
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/ftpsfs
+	rm -f $(DESTDIR)$(PREFIX)/bin/ftpsfs $(DESTDIR)$(PREFIX)/share/man/man1/ftpsfs.1 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/ftpsfs
+
+# deb writes $(DEBDIR)/ftpsfs_VERSION_ARCH.deb with dpkg-deb (packaging files:
+# cmd/ftpsfs/debian). Install it with: sudo apt install ./ftpsfs_*.deb
+deb: $(BIN) $(MAN) $(COMPLETION)
+	@SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) DEB_MAINTAINER='$(DEB_MAINTAINER)' \
+	  sh cmd/ftpsfs/debian/mkdeb $(BIN) $(MAN) $(COMPLETION) $(DEBDIR)
 
 # deps installs what the tests and the demo need on Debian: fuse3 always,
-# vsftpd and rsync for the tests. As root it installs them; otherwise it says what to run.
+# vsftpd, rsync and man-db (the man page tests) for the tests. As root it
+# installs them; otherwise it says what to run.
 deps:
 	@missing=""; \
 	command -v fusermount3 >/dev/null 2>&1 || missing="$$missing fuse3"; \
 	[ -x /usr/sbin/vsftpd ] || missing="$$missing vsftpd"; \
 	command -v rsync >/dev/null 2>&1 || missing="$$missing rsync"; \
+	command -v man >/dev/null 2>&1 || missing="$$missing man-db"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing:$$missing"; \
@@ -71,7 +122,7 @@ demo-stop:
 	@echo "demo stopped"
 
 clean:
-	rm -rf bin $(DEMO)
+	rm -rf bin $(DEMO) ftpsfs_*.deb
 
 # bench measures ftpsfs against curl, lftp and rclone mount on vsftpd and the
 # embedded server, on loopback and at 20 ms RTT, and prints the ratios (as root;

@@ -9,6 +9,6 @@
 //
 // It knows nothing of the network or FUSE, and touches no file except the ones
 // holding credentials, read through Env so that tests need no real files. The
-// option table in table.go drives both the parser and --help (Docs), so the two
-// cannot drift apart.
+// option table in table.go drives the parser, --help, the man page and the
+// shell completion (Docs), so they cannot drift apart.
 package mountopts

@@ -8,7 +8,10 @@ import (
 
 func TestDocs(t *testing.T) {
 	docs := Docs()
-	groups := map[string]bool{"connection": true, "tls": true, "cache": true, "fuse": true, "process": true}
+	groups := map[string]bool{}
+	for _, g := range Groups() {
+		groups[g.Key] = g.Title != ""
+	}
 	seen := map[string]bool{}
 	for _, d := range docs {
 		if !groups[d.Group] {
@@ -39,6 +42,25 @@ func TestDocs(t *testing.T) {
 		_, err := Parse(testURL, []string{n + "=1"}, Env{})
 		if err != nil && strings.Contains(err.Error(), "unknown option") {
 			t.Errorf("documented option %s is unknown to the parser: %v", n, err)
+		}
+	}
+}
+
+// Every parsing row says how it parses, and value options name their value
+// (the man page and the completion rely on Arg).
+func TestTableRows(t *testing.T) {
+	for _, o := range table {
+		kinds := 0
+		for _, set := range []bool{o.boolean != nil, o.value != nil, o.doc} {
+			if set {
+				kinds++
+			}
+		}
+		if kinds != 1 {
+			t.Errorf("%s: want exactly one of boolean, value and doc", o.name)
+		}
+		if (o.value != nil) != (o.arg != "") {
+			t.Errorf("%s: a value option needs arg, and only a value option has one", o.name)
 		}
 	}
 }

@@ -2,11 +2,13 @@ package mountopts
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"time"
 )
 
-// OptionDoc describes one option for --help.
+// OptionDoc describes one option for --help, the man page and the shell
+// completion (cmd/ftpsfs-gendoc).
 type OptionDoc struct {
 	Name    string // "connections"; several names joined by ", " for flag groups
 	Arg     string // placeholder for the value, "" for booleans and flags
@@ -14,6 +16,23 @@ type OptionDoc struct {
 	Group   string // "connection", "tls", "cache", "fuse" or "process"
 	Help    string
 }
+
+// Group is one section of the options in --help and the man page.
+type Group struct {
+	Key   string // OptionDoc.Group
+	Title string // "TLS"
+}
+
+var groups = []Group{
+	{"connection", "Connection"},
+	{"tls", "TLS"},
+	{"cache", "Cache"},
+	{"fuse", "FUSE"},
+	{"process", "Process"},
+}
+
+// Groups lists the option groups in the order --help and the man page show them.
+func Groups() []Group { return slices.Clone(groups) }
 
 // option is one row of the table that drives both the parser and Docs.
 // Exactly one of boolean, value or doc is set: boolean options take a bare
@@ -212,8 +231,8 @@ var byName = func() map[string]*option {
 	return m
 }()
 
-// Docs lists every option for --help, in the order and groups of the table
-// the parser uses.
+// Docs lists every option for --help, the man page and the completion, in the
+// order and groups of the table the parser uses.
 func Docs() []OptionDoc {
 	docs := make([]OptionDoc, 0, len(table))
 	for _, o := range table {

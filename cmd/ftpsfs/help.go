@@ -9,14 +9,6 @@ import (
 	"github.com/ftpsfs/ftpsfs/mountopts"
 )
 
-var groupTitles = []struct{ key, title string }{
-	{"connection", "Connection"},
-	{"tls", "TLS"},
-	{"cache", "Cache"},
-	{"fuse", "FUSE"},
-	{"process", "Process"},
-}
-
 func printHelp(w io.Writer) {
 	fmt.Fprint(w, `Usage: ftpsfs URL MOUNTPOINT [-o OPTION[,OPTION...]] [-f] [-d]
        ftpsfs check URL [-o OPTION[,OPTION...]]
@@ -37,12 +29,12 @@ Flags:
 Password, first found: password_file=, $FTPSFS_PASSWORD, ~/.netrc, the URL.
 `)
 	docs := mountopts.Docs()
-	for _, g := range groupTitles {
-		fmt.Fprintf(w, "\n%s options:\n", g.title)
+	for _, g := range mountopts.Groups() {
+		fmt.Fprintf(w, "\n%s options:\n", g.Title)
 		tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 		var lists []mountopts.OptionDoc
 		for _, d := range docs {
-			if d.Group != g.key {
+			if d.Group != g.Key {
 				continue
 			}
 			if strings.Contains(d.Name, ", ") {

@@ -49,7 +49,7 @@ func dispatch(argv []string, stdout, stderr io.Writer) (int, error) {
 		return exitOK, nil
 	}
 	if args.Version {
-		fmt.Fprintf(stdout, "ftpsfs %s\n", version)
+		printVersion(stdout)
 		return exitOK, nil
 	}
 	cfg, err := mountopts.Parse(args.URL, args.Options, mountopts.OSEnv())

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/ftpsfs/ftpsfs/mountopts"
 	"github.com/ftpsfs/ftpsfs/pool"
 )
 
@@ -59,9 +60,9 @@ func TestHelpListsEveryGroup(t *testing.T) {
 	if code := run([]string{"--help"}, &out, &out); code != 0 {
 		t.Fatalf("--help exit %d", code)
 	}
-	for _, g := range groupTitles {
-		if !strings.Contains(out.String(), g.title+" options:") {
-			t.Errorf("--help lacks the %s group", g.title)
+	for _, g := range mountopts.Groups() {
+		if !strings.Contains(out.String(), g.Title+" options:") {
+			t.Errorf("--help lacks the %s group", g.Title)
 		}
 	}
 }
