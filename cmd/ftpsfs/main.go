@@ -74,25 +74,12 @@ func dispatch(argv []string, stdout, stderr io.Writer) (int, error) {
 		return check(cfg, stdout)
 	}
 	if err := checkMountPoint(args.MountPoint); err != nil {
-		return 0, usageError{err}
+		return 0, err
 	}
 	if !cfg.Foreground && !inDaemon() {
 		return exitOK, daemonize(childArgs(argv, args.URL, cfg.FSName), cfg, stderr)
 	}
 	return serve(args.MountPoint, cfg, stderr)
-}
-
-func checkMountPoint(dir string) error {
-	fi, err := os.Stat(dir)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("mount point %s does not exist (create it with mkdir -p %s)", dir, dir)
-	case err != nil:
-		return fmt.Errorf("mount point %s: %v (if a previous ftpsfs died there, run fusermount3 -u %s)", dir, errors.Unwrap(err), dir)
-	case !fi.IsDir():
-		return fmt.Errorf("mount point %s is not a directory", dir)
-	}
-	return nil
 }
 
 // childArgs is the command line of the background process: the URL without
