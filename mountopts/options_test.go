@@ -3,6 +3,7 @@ package mountopts
 import (
 	"crypto/tls"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -218,5 +219,16 @@ func TestDurations(t *testing.T) {
 		if (err == nil) != tt.ok || got != tt.want {
 			t.Errorf("parseDuration(%q) = %v, %v", tt.in, got, err)
 		}
+	}
+}
+
+func TestJoinOptionsRoundTrips(t *testing.T) {
+	items := []string{"password_file=/a,b", `cafile=C:\x`, "ro"}
+	joined := JoinOptions(items)
+	if got := SplitOptions(joined); !slices.Equal(got, items) {
+		t.Errorf("SplitOptions(JoinOptions(%q)) = %q (joined %q)", items, got, joined)
+	}
+	if OptionName("tls-max=1.2") != "tls_max" || OptionName("ro") != "ro" {
+		t.Error("OptionName does not canonicalise")
 	}
 }

@@ -71,7 +71,7 @@ func dispatch(argv []string, stdout, stderr io.Writer) (int, error) {
 		return 0, usageError{fmt.Errorf("no password for %s@%s: give one with -o password_file=PATH, the FTPSFS_PASSWORD environment variable, or a ~/.netrc entry", cfg.User, cfg.Host)}
 	}
 	if args.Subcommand == "check" {
-		return check(cfg, stdout)
+		return check(cfg, args.Options, stdout)
 	}
 	if err := checkMountPoint(args.MountPoint); err != nil {
 		return 0, err
