@@ -67,8 +67,13 @@ func dispatch(argv []string, stdout, stderr io.Writer) (int, error) {
 			fmt.Fprintf(stderr, "ftpsfs: warning: %s\n", w)
 		}
 	}
+	if cfg.PasswordSource == "" && cfg.Password == "" && !inDaemon() {
+		if _, err := askPassword(cfg, os.Stdin, stderr); err != nil {
+			return 0, err
+		}
+	}
 	if cfg.PasswordSource == "" && cfg.Password == "" {
-		return 0, usageError{fmt.Errorf("no password for %s@%s: give one with -o password_file=PATH, the FTPSFS_PASSWORD environment variable, or a ~/.netrc entry", cfg.User, cfg.Host)}
+		return 0, usageError{fmt.Errorf("no password for %s@%s: give one with -o password_file=PATH, the FTPSFS_PASSWORD environment variable or a ~/.netrc entry, or run ftpsfs at a terminal to be asked", cfg.User, cfg.Host)}
 	}
 	if args.Subcommand == "check" {
 		return check(cfg, args.Options, stdout)
