@@ -82,9 +82,33 @@ func dispatch(argv []string, stdout, stderr io.Writer) (int, error) {
 		return 0, err
 	}
 	if !cfg.Foreground && !inDaemon() {
-		return exitOK, daemonize(childArgs(argv, args.URL, cfg.FSName), cfg, stderr)
+		return exitOK, mountInBackground(argv, args.URL, cfg, stderr)
+	}
+	if inDaemon() && cfg.LogFile == "" {
+		cfg.LogFile = os.Getenv(logFileEnv)
 	}
 	return serve(args.MountPoint, cfg, stderr)
+}
+
+// mountInBackground starts the background process and waits until it has
+// mounted. Without log_file= it first decides where that process logs, and
+// says so once the mount is up when syslog is not there to take the log.
+func mountInBackground(argv []string, url string, cfg *mountopts.Config, stderr io.Writer) error {
+	var env []string
+	notice := ""
+	if cfg.LogFile == "" {
+		var path string
+		path, notice = logTarget()
+		if path != "" {
+			cfg.LogFile = path
+			env = append(env, logFileEnv+"="+path)
+		}
+	}
+	if err := daemonize(childArgs(argv, url, cfg.FSName), env, cfg, stderr); err != nil {
+		return err
+	}
+	printNotice(stderr, notice)
+	return nil
 }
 
 // childArgs is the command line of the background process: the URL without
