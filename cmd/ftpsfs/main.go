@@ -52,6 +52,9 @@ func dispatch(argv []string, stdout, stderr io.Writer) (int, error) {
 		fmt.Fprintf(stdout, "ftpsfs %s\n", version)
 		return exitOK, nil
 	}
+	if args.Subcommand == "umount" {
+		return unmountCommand(args.MountPoint)
+	}
 	cfg, err := mountopts.Parse(args.URL, args.Options, mountopts.OSEnv())
 	if err != nil {
 		return 0, usageError{err}
