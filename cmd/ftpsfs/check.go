@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ftpsfs/ftpsfs/internal/termtext"
 	"github.com/ftpsfs/ftpsfs/mountopts"
 	"github.com/ftpsfs/ftpsfs/pool"
 )
@@ -96,11 +97,13 @@ func (c *checker) recommend(option, why string) {
 	c.recs = append(c.recs, recommendation{option, why})
 }
 
+// line prints one line of the report. Much of it is the server's (replies,
+// features, certificate names), so control bytes are escaped here, once.
 func (c *checker) line(label, text string) {
 	if label != "" {
 		label += ":"
 	}
-	fmt.Fprintf(c.out, "%-14s%s\n", label, text)
+	fmt.Fprintf(c.out, "%-14s%s\n", label, termtext.Escape(text))
 }
 
 func (c *checker) report(r *pool.ProbeReport) {

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/ftpsfs/ftpsfs/internal/termtext"
 	"github.com/ftpsfs/ftpsfs/mountopts"
 )
 
@@ -44,7 +45,7 @@ func askPassword(cfg *mountopts.Config, stdin *os.File, prompt io.Writer) (bool,
 		}
 	}()
 
-	fmt.Fprintf(prompt, "Password for %s@%s: ", cfg.User, cfg.Host)
+	fmt.Fprintf(prompt, "Password for %s: ", termtext.Escape(cfg.User+"@"+cfg.Host))
 	pw, err := term.ReadPassword(fd)
 	fmt.Fprintln(prompt) // the Enter was not echoed
 	if err != nil {
