@@ -70,8 +70,15 @@ func dispatch(argv []string, stdout, stderr io.Writer) (int, error) {
 			fmt.Fprintf(stderr, "ftpsfs: warning: %s\n", w)
 		}
 	}
+	if args.Subcommand != "check" {
+		// Before asking for a password: a typo in the mount point should
+		// not cost typing it.
+		if err := checkMountPoint(args.MountPoint); err != nil {
+			return 0, err
+		}
+	}
 	if cfg.PasswordSource == "" && cfg.Password == "" && !inDaemon() {
-		if _, err := askPassword(cfg, os.Stdin, stderr); err != nil {
+		if err := askPassword(cfg, os.Stdin, stderr); err != nil {
 			return 0, err
 		}
 	}
@@ -80,9 +87,6 @@ func dispatch(argv []string, stdout, stderr io.Writer) (int, error) {
 	}
 	if args.Subcommand == "check" {
 		return check(cfg, args.Options, stdout)
-	}
-	if err := checkMountPoint(args.MountPoint); err != nil {
-		return 0, err
 	}
 	if !cfg.Foreground && !inDaemon() {
 		return exitOK, mountInBackground(argv, args.URL, cfg, stderr)

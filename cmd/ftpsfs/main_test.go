@@ -98,3 +98,15 @@ func TestWordsPeopleType(t *testing.T) {
 		t.Errorf("ftpsfs umount of a plain directory: exit %d, %q", code, errOut)
 	}
 }
+
+// The mount point is checked before any password is asked for, so a typo
+// there does not cost typing the password first.
+func TestMountPointCheckedBeforePassword(t *testing.T) {
+	t.Setenv("FTPSFS_PASSWORD", "")
+	t.Setenv("NETRC", t.TempDir()+"/none")
+	var out, errOut bytes.Buffer
+	code := run([]string{"ftpes://alice@127.0.0.1:1/", t.TempDir() + "/missing"}, &out, &errOut)
+	if code != exitUsage || !strings.Contains(errOut.String(), "does not exist") {
+		t.Errorf("exit %d, %q: want the missing mount point reported first", code, errOut.String())
+	}
+}

@@ -17,15 +17,15 @@ import (
 // askPassword asks for the password at the terminal, without echo, as
 // sshfs does, when no other source had one. Only when stdin is a terminal:
 // under fstab, systemd or a script nobody could answer, and the caller's
-// clear error is better than a hang. It reports whether it asked.
-func askPassword(cfg *mountopts.Config, stdin *os.File, prompt io.Writer) (bool, error) {
+// clear error is better than a hang.
+func askPassword(cfg *mountopts.Config, stdin *os.File, prompt io.Writer) error {
 	fd := int(stdin.Fd())
 	if !term.IsTerminal(fd) {
-		return false, nil
+		return nil
 	}
 	state, err := term.GetState(fd)
 	if err != nil {
-		return false, fmt.Errorf("reading the password from the terminal: %w", err)
+		return fmt.Errorf("reading the password from the terminal: %w", err)
 	}
 	// Ctrl-C while echo is off would otherwise leave the terminal silent.
 	sigs := make(chan os.Signal, 1)
@@ -49,11 +49,11 @@ func askPassword(cfg *mountopts.Config, stdin *os.File, prompt io.Writer) (bool,
 	pw, err := term.ReadPassword(fd)
 	fmt.Fprintln(prompt) // the Enter was not echoed
 	if err != nil {
-		return true, fmt.Errorf("reading the password from the terminal: %w", err)
+		return fmt.Errorf("reading the password from the terminal: %w", err)
 	}
 	if strings.ContainsAny(string(pw), "\r\n\x00") {
-		return true, fmt.Errorf("the password typed contains a control character")
+		return fmt.Errorf("the password typed contains a line break or NUL")
 	}
 	cfg.Password, cfg.PasswordSource = mountopts.Secret(pw), mountopts.SourcePrompt
-	return true, nil
+	return nil
 }
