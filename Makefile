@@ -21,7 +21,7 @@ STAMP      := $(BINDIR)/.version
 BIN_VERSION = $$($(BIN) --version | sed -n '1s/^ftpsfs //p')
 NEED_GO = @command -v $(GO) >/dev/null || { echo "$@ is out of date (its sources or the version changed) and $(GO) is not on PATH: run make as yourself first (see README: Install)" >&2; exit 1; }
 
-.PHONY: all build install uninstall deb deps test vet demo demo-stop clean FORCE
+.PHONY: all build install uninstall deb deps demo-deps test vet demo demo-stop clean FORCE
 
 all: $(BIN) $(MAN) $(COMPLETION)
 
@@ -67,15 +67,19 @@ deb: $(BIN) $(MAN) $(COMPLETION)
 	@SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) DEB_MAINTAINER='$(DEB_MAINTAINER)' \
 	  sh cmd/ftpsfs/debian/mkdeb $(BIN) $(MAN) $(COMPLETION) $(DEBDIR)
 
-# deps installs what the tests and the demo need on Debian: fuse3 always,
-# vsftpd, rsync and man-db (the man page tests) for the tests. As root it
-# installs them; otherwise it says what to run.
-deps:
+# The Debian packages each target needs, as PACKAGE=COMMAND pairs (COMMAND
+# on PATH or a path): the demo only mounts (fuse3); the tests also run vsftpd
+# and rsync, and man-db for the man page tests. Installing vsftpd starts an
+# FTP server on port 21 on a machine with systemd, so only the tests install it.
+DEMO_PKGS := fuse3=fusermount3
+TEST_PKGS := fuse3=fusermount3 vsftpd=/usr/sbin/vsftpd rsync=rsync man-db=man
+
+# need-pkgs installs the missing packages of $(1) as root, or says what to run.
+define need-pkgs
 	@missing=""; \
-	command -v fusermount3 >/dev/null 2>&1 || missing="$$missing fuse3"; \
-	[ -x /usr/sbin/vsftpd ] || missing="$$missing vsftpd"; \
-	command -v rsync >/dev/null 2>&1 || missing="$$missing rsync"; \
-	command -v man >/dev/null 2>&1 || missing="$$missing man-db"; \
+	for p in $(1); do \
+	  cmd=$${p#*=}; { [ -x "$$cmd" ] || command -v "$$cmd" >/dev/null 2>&1; } || missing="$$missing $${p%%=*}"; \
+	done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing:$$missing"; \
@@ -85,6 +89,14 @@ deps:
 	  fi; \
 	fi
 	@[ -e /dev/fuse ] || { echo "/dev/fuse is missing: load the fuse kernel module (modprobe fuse)" >&2; exit 1; }
+endef
+
+demo-deps:
+	$(call need-pkgs,$(DEMO_PKGS))
+
+# deps is what the tests (and make bench) need.
+deps:
+	$(call need-pkgs,$(TEST_PKGS))
 	@# Unprivileged mounts (fusermount3) open /dev/fuse as the user; Debian's udev makes it 0666,
 	@# some containers leave it 0600.
 	@if [ "$$(stat -c %a /dev/fuse)" != 666 ]; then \
@@ -100,7 +112,7 @@ vet:
 test: deps vet
 	$(GO) test -race -count=1 -timeout 15m ./...
 
-demo: deps build
+demo: demo-deps build
 	@$(MAKE) --no-print-directory demo-stop >/dev/null 2>&1 || true
 	@mkdir -p $(DEMO)/mnt
 	$(GO) build -o $(DEMO)/ftpsfs-testserver ./e2e/testserver/cmd/ftpsfs-testserver

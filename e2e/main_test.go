@@ -27,6 +27,13 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	// Mounts in the background log to a file when syslog is not there (no
+	// /dev/log in containers); as root that file is /var/log/ftpsfs.log
+	// unless XDG_STATE_HOME points elsewhere: keep the tests' logs out of it.
+	if err := os.Setenv("XDG_STATE_HOME", filepath.Join(dir, "state")); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	binary = filepath.Join(dir, "ftpsfs")
 	// The race detector slows a FUSE server about tenfold; the unit tests
 	// (including fusefs's real mounts) run under -race, and

@@ -254,6 +254,10 @@ func TestMetricsEndpoint(t *testing.T) {
 	run(t, "ls", "-l", m.Dir)
 	run(t, "cat", filepath.Join(m.Dir, "hello.txt"))
 	_, _ = os.Stat(filepath.Join(m.Dir, "missing"))
+	// go-fuse delivers writes through Writev: they must be counted too.
+	if err := os.WriteFile(filepath.Join(m.Dir, "written.txt"), []byte("twelve bytes"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -266,7 +270,9 @@ func TestMetricsEndpoint(t *testing.T) {
 		`ftpsfs_fuse_operations_total\{op="read"\} [1-9]`,
 		`ftpsfs_fuse_operation_seconds_bucket\{op="open",le=`,
 		`ftpsfs_read_bytes_total [1-9]`,
-		`ftpsfs_written_bytes_total 0`,
+		`ftpsfs_written_bytes_total 12\n`,
+		`ftpsfs_fuse_operations_total\{op="write"\} [1-9]`,
+		`ftpsfs_fuse_operations_total\{op="create"\} 1\n`,
 		`ftpsfs_connections_open [1-9]`,
 		`ftpsfs_block_cache_misses_total [1-9]`,
 		`ftpsfs_dir_cache_hits_total [1-9]`,

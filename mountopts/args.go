@@ -7,8 +7,8 @@ import (
 
 // Args is the command line split into its parts.
 type Args struct {
-	Subcommand string   // "" (mount) or "check"
-	URL        string   // may hold a password: print it with RedactURL
+	Subcommand string   // "" (mount), "check" or "umount"
+	URL        string   // may hold a password: print it with RedactURL; empty for "umount"
 	MountPoint string   // empty for "check"
 	Options    []string // raw -o values in order
 	Foreground bool     // -f
@@ -19,11 +19,15 @@ type Args struct {
 
 const usage = "usage: ftpsfs URL MOUNTPOINT [-o OPTIONS] or ftpsfs check URL [-o OPTIONS]"
 
+const umountUsage = "usage: ftpsfs umount MOUNTPOINT"
+
 // ParseArgs splits the command line (without argv[0]). Flags may come before,
 // between or after the positionals, because mount(8) calls helpers as
 // "ftpsfs SOURCE DIR -o OPTS" while people type "ftpsfs -o OPTS SOURCE DIR".
 // Short flags may be combined ("-fd", "-fo ro"). -n, -s and -v, which mount(8)
-// passes to helpers, are accepted and ignored. "--" ends the flags.
+// passes to helpers, are accepted and ignored. "--" ends the flags. The
+// words help, version and umount (or unmount) in the first position do what
+// people type them for: no URL can be spelled that way.
 func ParseArgs(args []string) (Args, error) {
 	var a Args
 	var pos []string
@@ -37,6 +41,8 @@ func ParseArgs(args []string) (Args, error) {
 			a.Help = true
 		case arg == "--version":
 			a.Version = true
+		case arg == "--foreground":
+			a.Foreground = true
 		case strings.HasPrefix(arg, "--"):
 			name, _, _ := strings.Cut(arg, "=") // never echo a value
 			return Args{}, fmt.Errorf("unknown flag %q (run ftpsfs --help)", name)
@@ -89,6 +95,26 @@ func (a *Args) shortFlags(flags string, rest []string) (int, error) {
 }
 
 func (a *Args) positionals(pos []string) error {
+	if len(pos) > 0 {
+		switch pos[0] {
+		case "help":
+			a.Help = true
+			return nil
+		case "version":
+			a.Version = true
+			return nil
+		case "umount", "unmount":
+			a.Subcommand = "umount"
+			switch len(pos) {
+			case 1:
+				return fmt.Errorf("missing mount point: %s", umountUsage)
+			case 2:
+				a.MountPoint = pos[1]
+				return nil
+			}
+			return fmt.Errorf("unexpected argument %q: %s", RedactURL(pos[2]), umountUsage)
+		}
+	}
 	want := 2
 	if len(pos) > 0 && pos[0] == "check" {
 		a.Subcommand = "check"

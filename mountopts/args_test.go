@@ -34,6 +34,13 @@ func TestParseArgs(t *testing.T) {
 		{[]string{"-V"}, Args{Version: true}},
 		{[]string{"--version", "a", "b", "c"}, Args{Version: true, URL: "a", MountPoint: "b"}},
 		{[]string{"-", mnt}, Args{URL: "-", MountPoint: mnt}},
+		{[]string{u, mnt, "--foreground"}, Args{URL: u, MountPoint: mnt, Foreground: true}},
+		// the words people type
+		{[]string{"help"}, Args{Help: true}},
+		{[]string{"version"}, Args{Version: true}},
+		{[]string{"umount", mnt}, Args{Subcommand: "umount", MountPoint: mnt}},
+		{[]string{"unmount", mnt}, Args{Subcommand: "umount", MountPoint: mnt}},
+		{[]string{u, "help"}, Args{URL: u, MountPoint: "help"}}, // a mount point named help
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -65,6 +72,8 @@ func TestParseArgsErrors(t *testing.T) {
 		{[]string{"--password=hunter2", "ftps://h/", "/mnt"}, `unknown flag "--password"`},
 		{[]string{"ftps://h/", "/mnt", "-o"}, "flag -o needs a value"},
 		{[]string{"-h", "-q"}, `unknown flag "-q"`},
+		{[]string{"umount"}, "missing mount point: usage: ftpsfs umount MOUNTPOINT"},
+		{[]string{"umount", "/a", "/b"}, `unexpected argument "/b"`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

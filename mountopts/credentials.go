@@ -16,6 +16,8 @@ const (
 	SourceNetrc        = "netrc"
 	SourceURL          = "url"
 	SourceAnonymous    = "anonymous"
+	// SourcePrompt is set by the command when it asked at the terminal.
+	SourcePrompt = "prompt"
 )
 
 const (

@@ -43,7 +43,27 @@ func lookupNetrc(env Env, host, user string, hasUser bool) (login, password stri
 	if !ok {
 		return "", "", false, nil
 	}
+	if e.password != "" && e.login != anonymousUser {
+		if err := checkNetrcMode(env, name); err != nil {
+			return "", "", false, err
+		}
+	}
 	return e.login, e.password, true, nil
+}
+
+// checkNetrcMode refuses a netrc that group or others may read when the
+// entry used holds a password, as ftp(1) does (and as password_file= is
+// refused): the password in it is no secret.
+func checkNetrcMode(env Env, name string) error {
+	fi, err := env.stat(name)
+	if err != nil {
+		return fmt.Errorf("cannot read netrc file %s: %s", quotePath(name), pathErrText(err))
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("netrc file %s holds a password and is readable by others (mode %04o): run chmod 600 %s",
+			quotePath(name), perm, quotePath(name))
+	}
+	return nil
 }
 
 // matchNetrc picks the first machine entry for host (case-insensitive) whose

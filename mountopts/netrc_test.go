@@ -1,6 +1,7 @@
 package mountopts
 
 import (
+	"fmt"
 	"io/fs"
 	"testing"
 	"testing/fstest"
@@ -105,4 +106,29 @@ func TestNetrcErrors(t *testing.T) {
 	}
 	_, err := Parse("ftps://alice@host/", nil, env)
 	checkErr(t, err, "cannot read netrc file /home/u/.netrc: permission denied")
+}
+
+// A netrc that others can read is refused when the entry used holds a
+// password (as ftp(1) does), and used when it holds none, or only the
+// anonymous e-mail address.
+func TestNetrcReadableByOthers(t *testing.T) {
+	for _, mode := range []fs.FileMode{0o644, 0o640, 0o604, 0o660} {
+		env := fakeEnv(nil, "/home/u", fstest.MapFS{"home/u/.netrc": file("machine host login alice password hunter2", mode)})
+		_, err := Parse("ftps://alice@host/", nil, env)
+		checkErr(t, err, fmt.Sprintf("netrc file /home/u/.netrc holds a password and is readable by others (mode %04o): run chmod 600 /home/u/.netrc", mode), "hunter2")
+	}
+	for name, netrc := range map[string]string{
+		"no password":        "machine host login alice",
+		"anonymous":          "machine host login anonymous password me@example.com",
+		"other host's entry": "machine other login alice password hunter2",
+	} {
+		env := fakeEnv(nil, "/home/u", fstest.MapFS{"home/u/.netrc": file(netrc, 0o644)})
+		if _, err := Parse("ftps://alice@host/", nil, env); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// $NETRC is held to the same rule.
+	env := fakeEnv(map[string]string{"NETRC": "/etc/netrc"}, "/home/u", fstest.MapFS{"etc/netrc": file("default login alice password hunter2", 0o644)})
+	_, err := Parse("ftps://alice@host/", nil, env)
+	checkErr(t, err, "run chmod 600 /etc/netrc", "hunter2")
 }

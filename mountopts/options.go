@@ -32,6 +32,26 @@ func (st *state) applyList(list string) error {
 	return nil
 }
 
+// SplitOptions splits one -o argument into its items as the parser does.
+func SplitOptions(list string) []string { return splitOptions(list) }
+
+// JoinOptions is the inverse of SplitOptions: it escapes commas and
+// backslashes inside items.
+func JoinOptions(items []string) string {
+	esc := strings.NewReplacer(`\`, `\\`, ",", `\,`)
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = esc.Replace(it)
+	}
+	return strings.Join(out, ",")
+}
+
+// OptionName is the canonical name of an item ("tls-max=1.2" → "tls_max").
+func OptionName(item string) string {
+	name, _, _ := strings.Cut(item, "=")
+	return strings.ReplaceAll(name, "-", "_")
+}
+
 // splitOptions splits at commas; a backslash makes the next character literal,
 // as libfuse does, so "\," puts a comma in a value. Empty items are dropped.
 func splitOptions(list string) []string {

@@ -3,6 +3,7 @@ package mountopts
 import (
 	"crypto/tls"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +59,7 @@ func TestOptions(t *testing.T) {
 		{[]string{"allow-other=true"}, func(c *Config) bool { return c.AllowOther }},
 		{[]string{"default_permissions"}, func(c *Config) bool { return c.DefaultPermissions }},
 		{[]string{"uid=1000,gid=0"}, func(c *Config) bool { return c.UID == 1000 && c.GID == 0 }},
+		{[]string{"uid=root,gid=root"}, func(c *Config) bool { return c.UID == 0 && c.GID == 0 }}, // names, as chown takes
 		{[]string{"umask=022"}, func(c *Config) bool { return c.Umask == 0o22 && c.UmaskSet }},
 		{[]string{"umask=0027"}, func(c *Config) bool { return c.Umask == 0o27 && c.UmaskSet }},
 		{[]string{"umask=0"}, func(c *Config) bool { return c.Umask == 0 && c.UmaskSet }},
@@ -134,7 +136,8 @@ func TestOptionErrors(t *testing.T) {
 		{"cache_size=lots", `bad value "lots" for cache_size: want a size such as 256M`},
 		{"ro=maybe", `bad value "maybe" for ro: want yes or no`},
 		{"uid=-1", `bad value "-1" for uid`},
-		{"uid=alice", `bad value "alice" for uid`},
+		{"uid=no-such-user-x", `bad value "no-such-user-x" for uid: no such user`},
+		{"gid=no-such-group-x", `bad value "no-such-group-x" for gid: no such group`},
 		{"gid=4294967295", `bad value "4294967295" for gid`},
 		{"umask=8", `bad value "8" for umask: want an octal mask`},
 		{"umask=1777", `bad value "1777" for umask`},
@@ -218,5 +221,16 @@ func TestDurations(t *testing.T) {
 		if (err == nil) != tt.ok || got != tt.want {
 			t.Errorf("parseDuration(%q) = %v, %v", tt.in, got, err)
 		}
+	}
+}
+
+func TestJoinOptionsRoundTrips(t *testing.T) {
+	items := []string{"password_file=/a,b", `cafile=C:\x`, "ro"}
+	joined := JoinOptions(items)
+	if got := SplitOptions(joined); !slices.Equal(got, items) {
+		t.Errorf("SplitOptions(JoinOptions(%q)) = %q (joined %q)", items, got, joined)
+	}
+	if OptionName("tls-max=1.2") != "tls_max" || OptionName("ro") != "ro" {
+		t.Error("OptionName does not canonicalise")
 	}
 }

@@ -178,14 +178,14 @@ var table = []option{
 			}
 			return nil
 		}},
-	{name: "uid", arg: "N", def: "the mounting user", group: "fuse", help: "numeric owner shown for every file",
+	{name: "uid", arg: "USER", def: "the mounting user", group: "fuse", help: "owner shown for every file: a user name or number",
 		value: func(st *state, v string) (err error) {
-			st.cfg.UID, err = parseID(v)
+			st.cfg.UID, err = parseUserID(v)
 			return err
 		}},
-	{name: "gid", arg: "N", def: "the mounting group", group: "fuse", help: "numeric group shown for every file",
+	{name: "gid", arg: "GROUP", def: "the mounting group", group: "fuse", help: "group shown for every file: a group name or number",
 		value: func(st *state, v string) (err error) {
-			st.cfg.GID, err = parseID(v)
+			st.cfg.GID, err = parseGroupID(v)
 			return err
 		}},
 	{name: "umask", arg: "OCTAL", group: "fuse", help: "bits removed from the modes shown, such as 022",

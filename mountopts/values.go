@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"net"
+	"os/user"
 	"strconv"
 	"strings"
 	"time"
@@ -54,6 +55,34 @@ func parseIntRange(v string, lo, hi int) (int, error) {
 		return 0, errors.New("want a whole number from " + strconv.Itoa(lo) + " to " + strconv.Itoa(hi))
 	}
 	return n, nil
+}
+
+// parseUserID reads uid= as a user name or a number, as chown does.
+func parseUserID(v string) (int, error) {
+	if isNumber(v) {
+		return parseID(v)
+	}
+	u, err := user.Lookup(v)
+	if err != nil {
+		return 0, errors.New("no such user (want a user name or a number)")
+	}
+	return parseID(u.Uid)
+}
+
+// parseGroupID reads gid= as a group name or a number.
+func parseGroupID(v string) (int, error) {
+	if isNumber(v) {
+		return parseID(v)
+	}
+	g, err := user.LookupGroup(v)
+	if err != nil {
+		return 0, errors.New("no such group (want a group name or a number)")
+	}
+	return parseID(g.Gid)
+}
+
+func isNumber(v string) bool {
+	return v != "" && !strings.ContainsFunc(v, func(r rune) bool { return r < '0' || r > '9' })
 }
 
 // parseID reads a numeric uid or gid; 4294967295 is (uid_t)-1, "no change".

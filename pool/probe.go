@@ -553,11 +553,5 @@ func listingPrecision(mlsd bool, lines []string, mdtm bool) (entries int, precis
 
 // oneLineText keeps server text on one printed line, without control bytes.
 func oneLineText(s string) string {
-	s = strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
-	return strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f {
-			return -1
-		}
-		return r
-	}, s)
+	return TerminalSafe(strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " "))
 }

@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -22,7 +21,7 @@ import (
 // server needs (address, TLS, certificate chain, login, features, data
 // connection, listing) and the mount options it recommends, and says whether
 // a mount would work: exit 0 if so, else the reason as the error.
-func check(cfg *mountopts.Config, stdout io.Writer) (int, error) {
+func check(cfg *mountopts.Config, options []string, stdout io.Writer) (int, error) {
 	log := slog.New(slog.DiscardHandler)
 	if cfg.Debug {
 		// The FTP conversation, PASS masked, on stderr beside the report.
@@ -33,7 +32,7 @@ func check(cfg *mountopts.Config, stdout io.Writer) (int, error) {
 	// whole check, which makes a few connections in turn.
 	ctx, cancel := context.WithTimeout(context.Background(), 4*cfg.Timeout)
 	defer cancel()
-	c := &checker{cfg: cfg, pc: pc, out: stdout}
+	c := &checker{cfg: cfg, options: options, pc: pc, out: stdout}
 
 	rep, err := pool.Probe(ctx, pc, cfg.Root)
 	c.report(rep)
@@ -85,10 +84,11 @@ func check(cfg *mountopts.Config, stdout io.Writer) (int, error) {
 
 // checker prints the report and gathers recommendations.
 type checker struct {
-	cfg  *mountopts.Config
-	pc   pool.Config
-	out  io.Writer
-	recs []recommendation
+	cfg     *mountopts.Config
+	options []string // the -o arguments as given, for "mount with"
+	pc      pool.Config
+	out     io.Writer
+	recs    []recommendation
 	// replaced are options the recommendations supersede in "mount with".
 	replaced []string
 }
@@ -99,11 +99,13 @@ func (c *checker) recommend(option, why string) {
 	c.recs = append(c.recs, recommendation{option, why})
 }
 
+// line prints one line of the report. Much of it is the server's (replies,
+// features, certificate names), so control bytes are escaped here, once.
 func (c *checker) line(label, text string) {
 	if label != "" {
 		label += ":"
 	}
-	fmt.Fprintf(c.out, "%-14s%s\n", label, text)
+	fmt.Fprintf(c.out, "%-14s%s\n", label, pool.TerminalSafe(text))
 }
 
 func (c *checker) report(r *pool.ProbeReport) {
@@ -314,7 +316,9 @@ func (c *checker) connections(ctx context.Context, p *pool.Pool) {
 }
 
 func (c *checker) finish(ok bool) {
-	if len(c.recs) == 0 {
+	if ok && len(c.recs) == 0 {
+		// Only when the mount would work: after a failure, the options given
+		// are not enough.
 		c.line("recommended", "nothing beyond the options given")
 	}
 	for i, r := range c.recs {
@@ -333,55 +337,6 @@ func (c *checker) finish(ok bool) {
 		return
 	}
 	c.line("result", "a mount would fail (the reason follows on stderr)")
-}
-
-// mountCommand is the command line to mount with: the URL without any
-// password, the trust options given, and the recommended ones.
-func (c *checker) mountCommand() string {
-	var opts []string
-	keep := func(name string) bool { return !slices.Contains(c.replaced, name) }
-	if c.cfg.TLS == mountopts.TLSNone {
-		opts = append(opts, "tls=none")
-	}
-	if c.cfg.CAFile != "" {
-		opts = append(opts, "cafile="+c.cfg.CAFile)
-	}
-	if keep("fingerprint") {
-		for _, fp := range c.cfg.Fingerprints {
-			opts = append(opts, "fingerprint="+pool.FormatFingerprint(fp))
-		}
-	}
-	if c.cfg.Insecure && keep("insecure") {
-		opts = append(opts, "insecure")
-	}
-	if c.cfg.ClientCert != "" {
-		opts = append(opts, "client_cert="+c.cfg.ClientCert)
-	}
-	if c.cfg.ClientKey != "" {
-		opts = append(opts, "client_key="+c.cfg.ClientKey)
-	}
-	if c.cfg.TLSMin == tls.VersionTLS13 && keep("tls_min") {
-		opts = append(opts, "tls_min=1.3")
-	}
-	if c.cfg.TLSMax == tls.VersionTLS12 && keep("tls_max") {
-		opts = append(opts, "tls_max=1.2")
-	}
-	if c.cfg.Connections != mountopts.DefaultConnections && keep("connections") {
-		opts = append(opts, fmt.Sprintf("connections=%d", c.cfg.Connections))
-	}
-	for _, r := range c.recs {
-		if strings.Contains(r.option, "=") && !strings.HasSuffix(r.option, "=PATH") {
-			opts = append(opts, r.option)
-		}
-	}
-	cmd := "ftpsfs " + c.cfg.FSName + " MOUNTPOINT"
-	if len(opts) > 0 {
-		cmd += " -o " + strings.Join(opts, ",")
-	}
-	if c.cfg.PasswordSource == mountopts.SourceURL {
-		cmd += " (and the password in password_file=, not the URL)"
-	}
-	return cmd
 }
 
 func plural(n int, one, many string) string {

@@ -153,3 +153,48 @@ func TestCheckClientCertificate(t *testing.T) {
 		t.Errorf("without a client certificate: exit %d, %q", code, errOut)
 	}
 }
+
+// The "mount with:" line keeps every option given, password_file= first
+// among them: pasting it must mount.
+func TestCheckMountWithKeepsTheOptionsGiven(t *testing.T) {
+	srv := startCheckServer(t, testserver.EmbeddedOptions{})
+	t.Setenv("FTPSFS_PASSWORD", "")
+	pw := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pw, []byte(srv.Opts.Password+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	url := "ftpes://test@" + srv.Addr + "/"
+	code, out, errOut := runCheckCmd(t, url, "-o", "password_file="+pw+","+pinOf(srv.Opts.Cert), "-o", "ro,cache-size=64M,uid=0")
+	if code != 0 {
+		t.Fatalf("exit %d: %s\n%s", code, errOut, out)
+	}
+	contains(t, out, "mount with:   ftpsfs "+url+" MOUNTPOINT -o password_file="+pw+","+pinOf(srv.Opts.Cert)+",ro,cache-size=64M,uid=0\n")
+}
+
+func TestCheckFailedLoginRecommendsNothing(t *testing.T) {
+	srv := startCheckServer(t, testserver.EmbeddedOptions{})
+	t.Setenv("FTPSFS_PASSWORD", "wrong-password")
+	code, out, errOut := runCheckCmd(t, "ftpes://test@"+srv.Addr+"/", "-o", pinOf(srv.Opts.Cert))
+	if code != exitFailure || !strings.Contains(errOut, "530") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	if strings.Contains(out, "nothing beyond the options given") {
+		t.Errorf("a failed login says the options given are enough:\n%s", out)
+	}
+	contains(t, out, "result:       a mount would fail")
+}
+
+func TestShellQuote(t *testing.T) {
+	for in, want := range map[string]string{
+		"ftpes://a@h:21/pub":     "ftpes://a@h:21/pub",
+		"password_file=/a b":     "'password_file=/a b'",
+		"ftpes://a@[::1]:2121/":  "'ftpes://a@[::1]:2121/'",
+		"it's":                   `'it'\''s'`,
+		"~/x":                    "'~/x'",
+		"password_file=~/.ftp-p": "password_file=~/.ftp-p",
+	} {
+		if got := shellQuote(in); got != want {
+			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}

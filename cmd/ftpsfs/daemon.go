@@ -27,7 +27,7 @@ const (
 
 func inDaemon() bool { return os.Getenv(daemonEnv) == "1" }
 
-func daemonize(argv []string, cfg *mountopts.Config, stderr io.Writer) error {
+func daemonize(argv, env []string, cfg *mountopts.Config, stderr io.Writer) error {
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
 		return err
@@ -42,7 +42,7 @@ func daemonize(argv []string, cfg *mountopts.Config, stderr io.Writer) error {
 		return err
 	}
 	cmd := exec.Command(self, argv...)
-	cmd.Env = append(withoutPassword(os.Environ()), daemonEnv+"=1")
+	cmd.Env = append(append(withoutPassword(os.Environ()), daemonEnv+"=1"), env...)
 	cmd.ExtraFiles = []*os.File{readyW, pwR}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if cfg.LogFile != "" {
@@ -73,12 +73,12 @@ func daemonize(argv []string, cfg *mountopts.Config, stderr io.Writer) error {
 	return errors.New(status)
 }
 
-// withoutPassword keeps FTPSFS_PASSWORD out of the background process: it
-// gets the password on a pipe.
+// withoutPassword keeps FTPSFS_PASSWORD out of the background process (it
+// gets the password on a pipe), and the variables only the parent sets.
 func withoutPassword(env []string) []string {
 	out := env[:0:0]
 	for _, e := range env {
-		if !strings.HasPrefix(e, "FTPSFS_PASSWORD=") && !strings.HasPrefix(e, daemonEnv+"=") {
+		if !strings.HasPrefix(e, "FTPSFS_PASSWORD=") && !strings.HasPrefix(e, daemonEnv+"=") && !strings.HasPrefix(e, logFileEnv+"=") {
 			out = append(out, e)
 		}
 	}

@@ -11,7 +11,9 @@ import (
 
 func printHelp(w io.Writer) {
 	fmt.Fprint(w, `Usage: ftpsfs URL MOUNTPOINT [-o OPTION[,OPTION...]] [-f] [-d]
-       ftpsfs check URL [-o OPTION[,OPTION...]]
+       ftpsfs check URL [-o OPTION[,OPTION...]]   diagnose a server and print the options to mount with
+       ftpsfs umount MOUNTPOINT                   unmount (umount as root, else fusermount3 -u)
+       ftpsfs help | version
 
 Mounts a remote FTPS server as a local directory.
 
@@ -20,13 +22,14 @@ URL:  ftps://[user@]host[:port]/path    implicit TLS (default port 990)
       ftp://[user@]host[:port]/path     explicit TLS too; plain FTP only with -o tls=none
 
 Flags:
-  -o OPTIONS     comma-separated options (below); may be repeated, in any position
-  -f             stay in the foreground
-  -d             debug: log every FUSE operation and FTP command (implies -f)
-  -h, --help     this help
-  -V, --version  print the version
+  -o OPTIONS        comma-separated options (below); may be repeated, in any position
+  -f, --foreground  stay in the foreground
+  -d                debug: log every FUSE operation and FTP command (implies -f)
+  -h, --help        this help
+  -V, --version     print the version
 
-Password, first found: password_file=, $FTPSFS_PASSWORD, ~/.netrc, the URL.
+Password, first found: password_file=, $FTPSFS_PASSWORD, ~/.netrc, the URL;
+else, at a terminal, ftpsfs asks for it.
 `)
 	docs := mountopts.Docs()
 	for _, g := range mountopts.Groups() {

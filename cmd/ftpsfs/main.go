@@ -52,6 +52,9 @@ func dispatch(argv []string, stdout, stderr io.Writer) (int, error) {
 		printVersion(stdout)
 		return exitOK, nil
 	}
+	if args.Subcommand == "umount" {
+		return unmountCommand(args.MountPoint)
+	}
 	cfg, err := mountopts.Parse(args.URL, args.Options, mountopts.OSEnv())
 	if err != nil {
 		return 0, usageError{err}
@@ -67,31 +70,51 @@ func dispatch(argv []string, stdout, stderr io.Writer) (int, error) {
 			fmt.Fprintf(stderr, "ftpsfs: warning: %s\n", w)
 		}
 	}
+	if args.Subcommand != "check" {
+		// Before asking for a password: a typo in the mount point should
+		// not cost typing it.
+		if err := checkMountPoint(args.MountPoint); err != nil {
+			return 0, err
+		}
+	}
+	if cfg.PasswordSource == "" && cfg.Password == "" && !inDaemon() {
+		if err := askPassword(cfg, os.Stdin, stderr); err != nil {
+			return 0, err
+		}
+	}
 	if cfg.PasswordSource == "" && cfg.Password == "" {
-		return 0, usageError{fmt.Errorf("no password for %s@%s: give one with -o password_file=PATH, the FTPSFS_PASSWORD environment variable, or a ~/.netrc entry", cfg.User, cfg.Host)}
+		return 0, usageError{fmt.Errorf("no password for %s@%s: give one with -o password_file=PATH, the FTPSFS_PASSWORD environment variable or a ~/.netrc entry, or run ftpsfs at a terminal to be asked", cfg.User, cfg.Host)}
 	}
 	if args.Subcommand == "check" {
-		return check(cfg, stdout)
-	}
-	if err := checkMountPoint(args.MountPoint); err != nil {
-		return 0, usageError{err}
+		return check(cfg, args.Options, stdout)
 	}
 	if !cfg.Foreground && !inDaemon() {
-		return exitOK, daemonize(childArgs(argv, args.URL, cfg.FSName), cfg, stderr)
+		return exitOK, mountInBackground(argv, args.URL, cfg, stderr)
+	}
+	if inDaemon() && cfg.LogFile == "" {
+		cfg.LogFile = os.Getenv(logFileEnv)
 	}
 	return serve(args.MountPoint, cfg, stderr)
 }
 
-func checkMountPoint(dir string) error {
-	fi, err := os.Stat(dir)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("mount point %s does not exist (create it with mkdir -p %s)", dir, dir)
-	case err != nil:
-		return fmt.Errorf("mount point %s: %v (if a previous ftpsfs died there, run fusermount3 -u %s)", dir, errors.Unwrap(err), dir)
-	case !fi.IsDir():
-		return fmt.Errorf("mount point %s is not a directory", dir)
+// mountInBackground starts the background process and waits until it has
+// mounted. Without log_file= it first decides where that process logs, and
+// says so once the mount is up when syslog is not there to take the log.
+func mountInBackground(argv []string, url string, cfg *mountopts.Config, stderr io.Writer) error {
+	var env []string
+	notice := ""
+	if cfg.LogFile == "" {
+		var path string
+		path, notice = logTarget()
+		if path != "" {
+			cfg.LogFile = path
+			env = append(env, logFileEnv+"="+path)
+		}
 	}
+	if err := daemonize(childArgs(argv, url, cfg.FSName), env, cfg, stderr); err != nil {
+		return err
+	}
+	printNotice(stderr, notice)
 	return nil
 }
 

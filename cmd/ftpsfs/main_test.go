@@ -77,3 +77,37 @@ func TestChildArgsHideTheURLPassword(t *testing.T) {
 		t.Error("childArgs changed its input")
 	}
 }
+
+// help, version and umount are words people type; they used to get
+// "missing mount point" or "bad URL".
+func TestWordsPeopleType(t *testing.T) {
+	runOut := func(argv ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		code := run(argv, &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+	for word, flag := range map[string]string{"help": "--help", "version": "--version"} {
+		code, out, errOut := runOut(word)
+		_, want, _ := runOut(flag)
+		if code != 0 || out != want || errOut != "" {
+			t.Errorf("ftpsfs %s: exit %d, stdout %q, stderr %q; want what %s prints: %q", word, code, out, errOut, flag, want)
+		}
+	}
+	dir := t.TempDir()
+	code, _, errOut := runOut("umount", dir)
+	if code != exitFailure || errOut != "ftpsfs: "+dir+" is not mounted\n" {
+		t.Errorf("ftpsfs umount of a plain directory: exit %d, %q", code, errOut)
+	}
+}
+
+// The mount point is checked before any password is asked for, so a typo
+// there does not cost typing the password first.
+func TestMountPointCheckedBeforePassword(t *testing.T) {
+	t.Setenv("FTPSFS_PASSWORD", "")
+	t.Setenv("NETRC", t.TempDir()+"/none")
+	var out, errOut bytes.Buffer
+	code := run([]string{"ftpes://alice@127.0.0.1:1/", t.TempDir() + "/missing"}, &out, &errOut)
+	if code != exitUsage || !strings.Contains(errOut.String(), "does not exist") {
+		t.Errorf("exit %d, %q: want the missing mount point reported first", code, errOut.String())
+	}
+}

@@ -9,8 +9,14 @@ import (
 	"github.com/ftpsfs/ftpsfs/pool"
 )
 
-// userMessage renders an error as the one line a person reads.
+// userMessage renders an error as the one line a person reads. Errors
+// carry server replies, so control bytes are escaped: every message that
+// reaches the terminal goes through here or through checker.line.
 func userMessage(err error) string {
+	return pool.TerminalSafe(message(err))
+}
+
+func message(err error) string {
 	var de *pool.DialError
 	switch {
 	case errors.As(err, &de) && errors.Is(err, syscall.ECONNREFUSED):

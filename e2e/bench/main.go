@@ -68,7 +68,7 @@ func parseFlags(args []string) (*config, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	rtt := fs.String("rtt", "0,20ms", "round-trip times to measure at, comma-separated (0 = loopback; others add half each way)")
 	runs := fs.Int("runs", 3, "runs per figure; the table shows medians")
-	scen := fs.String("scenarios", "a,b,c,d,e,f,g", "scenarios to run (issue 4): a read, b ls -l, c find+stat, d small files, e random reads, f write, g peak RSS (during a and d)")
+	scen := fs.String("scenarios", "a,b,c,d,e,f,g", "scenarios to run: a read, b ls -l, c find+stat, d small files, e random reads, f write, g peak RSS (during a and d)")
 	servers := fs.String("servers", "vsftpd,embedded", "servers to start")
 	peers := fs.String("peers", "rclone", `other filesystems to compare with: "rclone", or "none"`)
 	quick := fs.Bool("quick", false, "small sizes (64 MiB file, 2,000 entries, 100 files…) for a fast sanity run")

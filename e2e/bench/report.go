@@ -71,7 +71,7 @@ func (rp report) figureTable(sec *section) table {
 		}
 		t.header = append(t.header, name)
 	}
-	t.header = append(t.header, "ftpsfs/best direct", "ftpsfs/rclone", "target (issue 4)")
+	t.header = append(t.header, "ftpsfs/best direct", "ftpsfs/rclone", "target")
 	for _, rw := range sec.Rows {
 		r := []string{rw.ID + ": " + rw.Title + " (" + rw.Unit + ")"}
 		for _, cl := range rp.clients {

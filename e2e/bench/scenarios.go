@@ -15,7 +15,7 @@ type row struct {
 	Title  string
 	Unit   string // "MiB/s" (Bytes per median time), "s", or "MiB" (peak RSS)
 	Bytes  int64
-	Target string // what ftpsfs must reach (issue 4), shown beside the ratios
+	Target string // what ftpsfs must reach, shown beside the ratios
 	// Check tells from the commands the server received during the row's
 	// first run, which took secs, whether ftpsfs met the target's
 	// structural part (nil: no such part).
