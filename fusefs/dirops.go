@@ -173,6 +173,11 @@ func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	if ch := d.GetChild(name); ch != nil {
 		fn, _ = ch.Operations().(*fileNode)
 	}
+	if fn != nil {
+		// An upload running now would bring the file back after we looked.
+		fn.ioMu.Lock()
+		defer fn.ioMu.Unlock()
+	}
 	if fn != nil && d.fsys.pending.has(fn) {
 		d.fsys.pending.remove(fn) // the server never had it
 	} else if err := d.fsys.remote.Delete(ctx, p); err != nil {
@@ -255,9 +260,7 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 	}
 	aside := ""
 	if dst != nil && !dst.IsDir() {
-		var done func()
-		aside, done = d.fsys.tmpName(to)
-		defer done()
+		aside = asideName(to)
 	}
 	if err := d.fsys.remote.Rename(ctx, from, to, aside); err != nil {
 		return toErrno(d.fsys.log, "rename", from, err)
@@ -341,7 +344,7 @@ func (d *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetA
 		p := d.fsys.remotePath(&d.Inode)
 		m := modeOf(mode)
 		if err := d.fsys.remote.Chmod(cctx, p, m); err != nil {
-			return toErrno(d.fsys.log, "chmod", p, err)
+			return chmodErrno(d.fsys.log, p, err)
 		}
 		if fi, ok, _, err := d.fsys.entry(cctx, p); err == nil && ok {
 			d.fsys.setEntry(path.Dir(p), withMode{fi, m})

@@ -57,6 +57,16 @@ func toErrno(log *slog.Logger, op, path string, err error) syscall.Errno {
 	return syscall.EIO
 }
 
+// chmodErrno is toErrno for chmod: a server that refuses it (whatever its
+// reply says) answers as a filesystem that does not permit it, EPERM.
+func chmodErrno(log *slog.Logger, path string, err error) syscall.Errno {
+	errno := toErrno(log, "chmod", path, err)
+	if errno == syscall.EACCES {
+		return syscall.EPERM
+	}
+	return errno
+}
+
 // networkErrno: errors of the network under a remote operation, which a
 // program reading a file should see as EIO, not "connection reset by peer".
 func networkErrno(e syscall.Errno) bool {

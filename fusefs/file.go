@@ -157,7 +157,7 @@ func (n *fileNode) addWriter(trunc bool) syscall.Errno {
 		if err != nil {
 			return toErrno(n.fsys.log, "open", n.info.Name(), err)
 		}
-		s.existed, s.oldMode = true, n.info.Mode()
+		s.existed, s.oldMode, s.oldModeKnown = true, n.info.Mode(), modeKnown(n.info)
 		n.w = s
 	}
 	if trunc {

@@ -67,7 +67,7 @@ func New(remote Remote, dirs *cache.Dirs, blocks *cache.Blocks, cfg Config) *FS 
 	if cfg.StatfsSize <= 0 {
 		cfg.StatfsSize = 1 << 40
 	}
-	return &FS{remote: remote, dirs: dirs, blocks: blocks, cfg: cfg, log: cfg.Logger, mounted: time.Now(), owner: newUploadOwner()}
+	return &FS{remote: remote, dirs: dirs, blocks: blocks, cfg: cfg, log: cfg.Logger, mounted: time.Now(), owner: processOwner()}
 }
 
 // Root is the node at the mount point.

@@ -38,13 +38,15 @@ type uploadOwner struct {
 
 	mu       sync.Mutex
 	active   map[string]bool // temporaries of uploads running now, by path
-	queue    []string        // abandoned temporaries to delete
+	queue    []leftover      // abandoned temporaries to delete
 	cleaning bool            // a deleter is running
 }
 
-func newUploadOwner() *uploadOwner {
+// processOwner is shared by every mount of this process: the PID in a
+// temporary's name says nothing about which of them is uploading it.
+var processOwner = sync.OnceValue(func() *uploadOwner {
 	return &uploadOwner{space: pidSpace(), pid: os.Getpid(), active: map[string]bool{}}
-}
+})
 
 // pidSpace hashes the boot ID and the PID namespace, or is "".
 func pidSpace() string {
@@ -58,6 +60,16 @@ func pidSpace() string {
 	}
 	sum := sha256.Sum256([]byte(strings.TrimSpace(string(boot)) + "\x00" + ns))
 	return hex.EncodeToString(sum[:4])
+}
+
+// asidePrefix starts the name a file is moved to while a server that
+// refuses to rename onto it is given its replacement. Such a file may be
+// the only copy of the old content (if moving it back failed), so it is
+// shown through the mount and never deleted as a leftover.
+const asidePrefix = ".ftpsfs-aside-"
+
+func asideName(p string) string {
+	return path.Join(path.Dir(p), asidePrefix+randomSuffix()+"-"+path.Base(p))
 }
 
 // tmpName is a fresh temporary next to p, registered as active until done
@@ -96,7 +108,7 @@ func (f *FS) abandoned(dir string, fi fs.FileInfo) bool {
 		defer f.owner.mu.Unlock()
 		return !f.owner.active[path.Join(dir, fi.Name())]
 	}
-	return !processAlive(pid)
+	return !processAlive(pid) || old // a live PID may have been reused
 }
 
 // processAlive: signal 0 reaches the process (EPERM: it exists, as
@@ -113,22 +125,28 @@ func (f *FS) collectLeftover(p string) {
 	o := f.owner
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if len(o.queue) >= maxQueuedLeftovers || slices.Contains(o.queue, p) {
+	l := leftover{f, p}
+	if len(o.queue) >= maxQueuedLeftovers || slices.Contains(o.queue, l) {
 		return
 	}
-	o.queue = append(o.queue, p)
+	o.queue = append(o.queue, l)
 	if !o.cleaning {
 		o.cleaning = true
-		go f.cleanLeftovers()
+		go o.cleanLeftovers()
 	}
+}
+
+// leftover is a temporary on one mount's server.
+type leftover struct {
+	f *FS
+	p string
 }
 
 const maxQueuedLeftovers = 256
 
 // cleanLeftovers deletes queued temporaries one at a time, each bounded by
 // timeout, and ends when the queue is empty.
-func (f *FS) cleanLeftovers() {
-	o := f.owner
+func (o *uploadOwner) cleanLeftovers() {
 	for {
 		o.mu.Lock()
 		if len(o.queue) == 0 {
@@ -136,12 +154,16 @@ func (f *FS) cleanLeftovers() {
 			o.mu.Unlock()
 			return
 		}
-		p := o.queue[0]
+		l := o.queue[0]
 		o.queue = o.queue[1:]
 		o.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), f.cfg.Timeout)
-		err := f.remote.Delete(ctx, p)
+		ctx, cancel := context.WithTimeout(context.Background(), l.f.cfg.Timeout)
+		err := l.f.remote.Delete(ctx, l.p)
 		cancel()
-		f.log.Info("deleted an abandoned upload", "path", p, "err", err)
+		if err != nil {
+			l.f.log.Debug("could not delete an abandoned upload", "path", l.p, "err", err)
+		} else {
+			l.f.log.Info("deleted an abandoned upload", "path", l.p)
+		}
 	}
 }

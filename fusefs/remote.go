@@ -48,6 +48,18 @@ type linkTargeter interface{ LinkTarget() string }
 // exact to the second (MLSD, MDTM) or rounded (LIST: minutes, or days).
 type timePrecision interface{ PreciseTime() bool }
 
+// modeKnower is implemented by entries that know whether their mode is the
+// server's or a default (a listing without modes).
+type modeKnower interface{ ModeKnown() bool }
+
+// modeKnown reports whether fi's permission bits are the server's: only
+// then does a replacement copy them onto the server (a default 0644 would
+// widen a 0600 file).
+func modeKnown(fi fs.FileInfo) bool {
+	k, ok := fi.(modeKnower)
+	return ok && k.ModeKnown()
+}
+
 // preciseTime reports whether fi's time tells every change apart that
 // keeps the size (to the second).
 func preciseTime(fi fs.FileInfo) bool {

@@ -37,8 +37,9 @@ type spool struct {
 
 	// existed: the server holds a copy this spool replaces, whose mode
 	// (oldMode) the replacement keeps.
-	existed bool
-	oldMode fs.FileMode
+	existed      bool
+	oldMode      fs.FileMode // only when the listing gave it (oldModeKnown)
+	oldModeKnown bool
 	// mode, when set, is the mode asked for here (chmod, or the mode a
 	// new file was created with), applied with the upload.
 	mode *fs.FileMode
@@ -78,7 +79,7 @@ func (s *spool) targetMode() (fs.FileMode, bool) {
 	if s.mode != nil {
 		return *s.mode, true
 	}
-	if s.existed {
+	if s.existed && s.oldModeKnown {
 		return s.oldMode, true
 	}
 	return 0, false

@@ -80,6 +80,7 @@ func (w withTime) ModTime() time.Time { return w.t }
 func (w withTime) LinkTarget() string { return linkTarget(w.FileInfo) }
 
 func (w withTime) PreciseTime() bool { return preciseTime(w.FileInfo) }
+func (w withTime) ModeKnown() bool   { return modeKnown(w.FileInfo) }
 
 // withMode is a listing entry with other permission bits (chmod here).
 type withMode struct {
@@ -94,6 +95,7 @@ func (w withMode) Mode() fs.FileMode {
 func (w withMode) LinkTarget() string { return linkTarget(w.FileInfo) }
 
 func (w withMode) PreciseTime() bool { return preciseTime(w.FileInfo) }
+func (w withMode) ModeKnown() bool   { return true }
 
 // renamed is a listing entry under another name.
 type renamed struct {
@@ -104,14 +106,16 @@ type renamed struct {
 func (r renamed) Name() string       { return r.name }
 func (r renamed) LinkTarget() string { return linkTarget(r.FileInfo) }
 func (r renamed) PreciseTime() bool  { return preciseTime(r.FileInfo) }
+func (r renamed) ModeKnown() bool    { return modeKnown(r.FileInfo) }
 
 // localEntry describes a file or directory this mount just created or
 // changed, until the next listing says otherwise.
 type localEntry struct {
-	name  string
-	size  int64
-	mode  fs.FileMode
-	mtime time.Time
+	name      string
+	size      int64
+	mode      fs.FileMode
+	mtime     time.Time
+	modeKnown bool // the mode is what the server has (or is given with the upload)
 }
 
 func (l localEntry) Name() string       { return l.name }
@@ -120,3 +124,4 @@ func (l localEntry) Mode() fs.FileMode  { return l.mode }
 func (l localEntry) ModTime() time.Time { return l.mtime }
 func (l localEntry) IsDir() bool        { return l.mode.IsDir() }
 func (l localEntry) Sys() any           { return nil }
+func (l localEntry) ModeKnown() bool    { return l.modeKnown }

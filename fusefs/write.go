@@ -244,7 +244,7 @@ func (n *fileNode) upload(ctx context.Context) syscall.Errno {
 		}
 		return writeErr
 	}
-	size, mtime := s.size, s.mtime
+	size, mtime, asked := s.size, s.mtime, s.mode
 	mode, setMode := s.targetMode()
 	n.mu.Unlock()
 
@@ -276,12 +276,12 @@ func (n *fileNode) upload(ctx context.Context) syscall.Errno {
 			return toErrno(n.fsys.log, "upload", p, err)
 		}
 	}
-	if setMode && !exposes(mode) {
+	// A streamed temporary was protected with the mode known when it
+	// started, which a chmod since may have changed: give it the mode now.
+	if setMode && (!exposes(mode) || stream != nil && tmp == stream.tmp) {
 		n.fsys.chmodUpload(ctx, tmp, mode)
 	}
-	aside, doneAside := n.fsys.tmpName(p)
-	defer doneAside()
-	if err := n.fsys.remote.Rename(ctx, tmp, p, aside); err != nil {
+	if err := n.fsys.remote.Rename(ctx, tmp, p, asideName(p)); err != nil {
 		n.uploadFailed(tmp)
 		return toErrno(n.fsys.log, "upload rename", p, err)
 	}
@@ -301,11 +301,18 @@ func (n *fileNode) upload(ctx context.Context) syscall.Errno {
 	if setMode {
 		shownMode = mode
 	}
-	s.dirty, s.mtime, s.failed, s.fresh, s.mode = false, nil, false, false, nil
-	s.existed, s.oldMode = true, shownMode
-	fi := localEntry{name: path.Base(p), size: size, mode: shownMode, mtime: shown}
+	s.dirty, s.mtime, s.failed, s.fresh = false, nil, false, false
+	later := s.mode != asked // a chmod arrived during the upload
+	if !later {
+		s.mode = nil
+	}
+	s.existed, s.oldMode, s.oldModeKnown = true, shownMode, setMode || s.oldModeKnown
+	fi := localEntry{name: path.Base(p), size: size, mode: shownMode, mtime: shown, modeKnown: setMode || s.oldModeKnown}
 	n.info = fi
 	n.mu.Unlock()
+	if later {
+		n.fsys.chmodUpload(ctx, p, *s.mode)
+	}
 	n.fsys.pending.remove(n)
 	n.fsys.setEntry(dir, fi)
 	n.fsys.blocks.InvalidatePath(p)
@@ -332,8 +339,13 @@ func (f *FS) protect(ctx context.Context, tmp string, mode fs.FileMode) error {
 	if err := f.remote.Store(ctx, tmp, strings.NewReader(""), 0); err != nil {
 		return err
 	}
-	f.chmodUpload(ctx, tmp, mode)
-	return nil
+	err := f.remote.Chmod(ctx, tmp, mode)
+	if errors.Is(err, errors.ErrUnsupported) {
+		f.chmodRefused.Store(true) // the server has no SITE CHMOD at all
+		f.warnMode(tmp, mode, err)
+		return nil
+	}
+	return err // anything else: better no upload than an exposed one
 }
 
 // chmodUpload gives an upload's temporary its mode, best effort.
@@ -344,7 +356,7 @@ func (f *FS) chmodUpload(ctx context.Context, tmp string, mode fs.FileMode) {
 	}
 	err := f.remote.Chmod(ctx, tmp, mode)
 	if errors.Is(err, errors.ErrUnsupported) {
-		f.chmodRefused.Store(true)
+		f.chmodRefused.Store(true) // unknown command: it never will
 	}
 	if err != nil {
 		f.warnMode(tmp, mode, err)
@@ -462,16 +474,25 @@ func (n *fileNode) setMode(ctx context.Context, mode fs.FileMode) syscall.Errno 
 	if n.fsys.cfg.ChmodIgnore {
 		return 0
 	}
+	n.ioMu.Lock()
 	n.mu.Lock()
 	if n.w != nil && n.w.dirty {
 		n.w.mode = &mode
+		stream := n.w.stream
 		n.mu.Unlock()
+		if stream != nil && exposes(mode) {
+			// Content already streams into a temporary of another mode:
+			// close() uploads the spool into a protected one instead.
+			n.abortStreamLocked()
+		}
+		n.ioMu.Unlock()
 		return 0
 	}
 	n.mu.Unlock()
+	n.ioMu.Unlock()
 	p := n.fsys.remotePath(&n.Inode)
 	if err := n.fsys.remote.Chmod(ctx, p, mode); err != nil {
-		return toErrno(n.fsys.log, "chmod", p, err)
+		return chmodErrno(n.fsys.log, p, err)
 	}
 	n.mu.Lock()
 	if n.w != nil {

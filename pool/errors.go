@@ -102,7 +102,7 @@ func broken(err error) bool {
 	if err == nil {
 		return false
 	}
-	if errors.Is(err, ErrBadPath) || errors.Is(err, context.Canceled) {
+	if errors.Is(err, ErrBadPath) || errors.Is(err, context.Canceled) || errors.Is(err, errNoFacts) {
 		return false
 	}
 	if code := replyCode(err); code != 0 {

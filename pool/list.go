@@ -17,6 +17,8 @@ type fileInfo struct {
 	mtime   time.Time
 	target  string
 	precise bool // mtime is to the second (MLSD, MLST, MDTM), not LIST's minutes or days
+	// modeKnown: the server gave the mode; otherwise it is 0644/0755 by default.
+	modeKnown bool
 }
 
 func (f *fileInfo) Name() string       { return f.name }
@@ -31,6 +33,9 @@ func (f *fileInfo) LinkTarget() string { return f.target }
 
 // PreciseTime reports whether ModTime is exact to the second.
 func (f *fileInfo) PreciseTime() bool { return f.precise }
+
+// ModeKnown reports whether Mode's permission bits are the server's.
+func (f *fileInfo) ModeKnown() bool { return f.modeKnown }
 
 // List returns the entries of dir, without "." and "..".
 func (p *Pool) List(ctx context.Context, dir string) ([]fs.FileInfo, error) {
@@ -71,7 +76,7 @@ func convertEntries(entries []*ftp.Entry, sniff *listingSniffer, precise bool) [
 	for _, e := range entries {
 		// A path component the kernel can show, once: no NUL (it would cut
 		// the name short), and a server listing a name twice keeps the first.
-		if e.Name == "" || e.Name == "." || e.Name == ".." || strings.ContainsAny(e.Name, "/\x00") || seen[e.Name] || sniff.notKids[e.Name] {
+		if e.Name == "" || e.Name == "." || e.Name == ".." || strings.ContainsAny(e.Name, "/\x00") || seen[e.Name] || sniff.isNotKid(e.Name) {
 			continue
 		}
 		seen[e.Name] = true
@@ -81,7 +86,8 @@ func convertEntries(entries []*ftp.Entry, sniff *listingSniffer, precise bool) [
 		}
 		fi := &fileInfo{name: e.Name, size: size, mtime: e.Time, target: e.Target, precise: precise}
 		// Where the server gives no mode, files show 644 and directories 755.
-		perm, known := sniff.modes[e.Name]
+		perm, known := sniff.mode(e.Name)
+		fi.modeKnown = known
 		switch e.Type {
 		case ftp.EntryTypeFolder:
 			fi.mode = fs.ModeDir | 0o755

@@ -21,6 +21,10 @@ type listingSniffer struct {
 	partial []byte
 	modes   map[string]fs.FileMode // permission and setuid/setgid/sticky bits
 	notKids map[string]bool        // cdir / pdir names
+	kids    map[string]bool        // names listed as real entries
+	// twice are names given more than one line of which one had no mode:
+	// their mode is unknown.
+	twice map[string]bool
 }
 
 // maxSniffedLine bounds the memory of one unterminated line; a longer line
@@ -28,7 +32,7 @@ type listingSniffer struct {
 const maxSniffedLine = 64 << 10
 
 func newListingSniffer(mlsd bool) *listingSniffer {
-	return &listingSniffer{mlsd: mlsd, modes: map[string]fs.FileMode{}, notKids: map[string]bool{}}
+	return &listingSniffer{mlsd: mlsd, modes: map[string]fs.FileMode{}, notKids: map[string]bool{}, kids: map[string]bool{}, twice: map[string]bool{}}
 }
 
 func (s *listingSniffer) Write(b []byte) (int, error) {
@@ -64,14 +68,44 @@ func (s *listingSniffer) line(line string) {
 			s.notKids[name] = true
 			return
 		}
-		if m, ok := octalMode(facts["unix.mode"]); ok {
-			s.modes[name] = m
-		}
+		m, ok := octalMode(facts["unix.mode"])
+		s.note(name, m, ok)
 		return
 	}
 	if name, m, ok := parseLsMode(line); ok {
+		s.note(name, m, true)
+	}
+}
+
+func (s *listingSniffer) note(name string, m fs.FileMode, known bool) {
+	if s.kids[name] {
+		// A name given twice: one line may be forged by a name holding a
+		// line break. Keep only what both allow.
+		if old, ok := s.modes[name]; ok && known {
+			s.modes[name] = old & m
+		} else {
+			s.twice[name] = true
+		}
+		return
+	}
+	s.kids[name] = true
+	if known {
 		s.modes[name] = m
 	}
+}
+
+// mode is name's listed mode, if the listing gave one.
+func (s *listingSniffer) mode(name string) (fs.FileMode, bool) {
+	if s == nil || s.twice[name] {
+		return 0, false
+	}
+	m, ok := s.modes[name]
+	return m, ok
+}
+
+// isNotKid: name was listed only as the directory itself or its parent.
+func (s *listingSniffer) isNotKid(name string) bool {
+	return s != nil && s.notKids[name] && !s.kids[name]
 }
 
 // parseMLSDLine splits "fact=value;fact=value; name" into the name and the

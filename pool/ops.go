@@ -73,7 +73,8 @@ func (p *Pool) Rename(ctx context.Context, from, to, aside string) error {
 			return err
 		}
 	}
-	return p.do(ctx, "RENAME", from, false, func(c *conn) error {
+	stranded := false
+	err := p.do(ctx, "RENAME", from, false, func(c *conn) error {
 		err := renameOnce(c, from, to)
 		if err == nil || aside == "" || isRNFR(err) || !refusedOrMissing(err) {
 			return err
@@ -86,7 +87,7 @@ func (p *Pool) Rename(ctx context.Context, from, to, aside string) error {
 		}
 		if rerr := renameOnce(c, from, to); rerr != nil {
 			if berr := renameOnce(c, aside, to); berr != nil {
-				p.log.Error("could not move a file back after a failed replace", "path", to, "moved_to", aside, "err", berr)
+				stranded = true
 			}
 			return rerr
 		}
@@ -95,6 +96,13 @@ func (p *Pool) Rename(ctx context.Context, from, to, aside string) error {
 		}
 		return nil
 	})
+	if stranded {
+		// The connection that failed may be broken: move back on another.
+		if berr := p.do(context.WithoutCancel(ctx), "RENAME", aside, false, func(c *conn) error { return renameOnce(c, aside, to) }); berr != nil {
+			p.log.Error("a replaced file's old copy could not be moved back; it is kept under another name", "path", to, "kept_as", aside, "err", berr)
+		}
+	}
+	return err
 }
 
 // renameError marks which half of a rename the server refused.
@@ -122,15 +130,20 @@ func renameOnce(c *conn, from, to string) error {
 	return nil
 }
 
-// ErrChmodRefused: the server does not change modes (SITE CHMOD answered
-// 5xx: not implemented, or not allowed). It wraps errors.ErrUnsupported.
-var ErrChmodRefused = fmt.Errorf("server refused SITE CHMOD: %w", errors.ErrUnsupported)
+// ErrChmodRefused: SITE CHMOD was answered 5xx. Where the server does not
+// know the command at all (500, 502, 504) the error also wraps
+// errors.ErrUnsupported: then it never will; a 550 may be this path's
+// refusal only.
+var ErrChmodRefused = errors.New("server refused SITE CHMOD")
 
 // Chmod sets a path's permission bits with SITE CHMOD (vsftpd with
 // chmod_enable, proftpd's mod_site, pure-ftpd; jlaffaye/ftp cannot send it).
 func (p *Pool) Chmod(ctx context.Context, target string, mode fs.FileMode) error {
 	return p.do(ctx, "CHMOD", target, true, func(c *conn) error {
 		_, _, err := c.command(200, "SITE CHMOD %04o %s", UnixBits(mode), target)
+		if notImplemented(err) {
+			return fmt.Errorf("%w: %w: %w", ErrChmodRefused, errors.ErrUnsupported, replyError("SITE CHMOD", target, err))
+		}
 		if refusedOrMissing(err) {
 			return fmt.Errorf("%w: %w", ErrChmodRefused, replyError("SITE CHMOD", target, err))
 		}

@@ -55,10 +55,11 @@ func mlst(c *conn, target string) (fs.FileInfo, error) {
 		}
 		if known {
 			fi.mode = fi.mode&fs.ModeDir | perm
+			fi.modeKnown = true
 		}
 		return fi, nil
 	}
-	return nil, fmt.Errorf("MLST %s: no facts in the reply", target)
+	return nil, fmt.Errorf("MLST %s: %w", target, errNoFacts)
 }
 
 // sizeAndTime is Stat without MLST (vsftpd). SIZE answers only for files.
@@ -66,13 +67,18 @@ func sizeAndTime(c *conn, target string) (fs.FileInfo, error) {
 	fi := &fileInfo{name: path.Base(target), mode: 0o644}
 	size, err := c.sc.FileSize(target)
 	if err != nil {
+		if notImplemented(err) {
+			return statFromListing(c, target) // a server without SIZE
+		}
 		if !refusedOrMissing(err) {
 			return nil, replyError("SIZE", target, err)
 		}
 		// Not a file: a directory, or nothing.
 		if cerr := c.sc.ChangeDir(target); cerr != nil {
 			if refusedOrMissing(cerr) {
-				return nil, fmt.Errorf("%s: %w", target, fs.ErrNotExist)
+				// The reply stays visible to replyCode: a connection that
+				// answered is not broken.
+				return nil, fmt.Errorf("%w: %w", fs.ErrNotExist, replyError("CWD", target, cerr))
 			}
 			return nil, replyError("CWD", target, cerr)
 		}
@@ -93,6 +99,33 @@ func sizeAndTime(c *conn, target string) (fs.FileInfo, error) {
 	return fi, nil
 }
 
+// statFromListing finds target in its directory's listing.
+func statFromListing(c *conn, target string) (fs.FileInfo, error) {
+	entries, sniff, err := listRaw(c, path.Dir(target))
+	if err != nil {
+		return nil, replyError("LIST", path.Dir(target), err)
+	}
+	for _, fi := range convertEntries(entries, sniff, c.mlsd) {
+		if fi.Name() == path.Base(target) {
+			return fi, nil
+		}
+	}
+	return nil, fmt.Errorf("%s: %w", target, fs.ErrNotExist)
+}
+
+// errNoFacts: a reply that answered but said nothing usable; the
+// connection is in step.
+var errNoFacts = errors.New("no facts in the reply")
+
+// notImplemented: 500, 502 or 504, the server does not know the command.
+func notImplemented(err error) bool {
+	switch replyCode(err) {
+	case 500, 502, 504:
+		return true
+	}
+	return false
+}
+
 // refusedOrMissing: a 5xx reply (550 "No such file", or SIZE of a
 // directory) rather than a broken connection.
 func refusedOrMissing(err error) bool {
@@ -109,14 +142,14 @@ func (p *Pool) Avail(ctx context.Context, dir string) (int64, error) {
 	err := p.do(ctx, "AVBL", dir, true, func(c *conn) error {
 		_, msg, err := c.command(213, "AVBL %s", dir)
 		if refusedOrMissing(err) {
-			return fmt.Errorf("AVBL %s: %w", dir, errors.ErrUnsupported)
+			return fmt.Errorf("%w: %w", errors.ErrUnsupported, replyError("AVBL", dir, err))
 		}
 		if err != nil {
 			return replyError("AVBL", dir, err)
 		}
 		n, err = strconv.ParseInt(strings.TrimSpace(msg), 10, 64)
 		if err != nil || n < 0 {
-			return fmt.Errorf("AVBL %s: %q is no byte count: %w", dir, msg, errors.ErrUnsupported)
+			return fmt.Errorf("AVBL %s: %q is no byte count: %w: %w", dir, msg, errors.ErrUnsupported, errNoFacts)
 		}
 		return nil
 	})
@@ -131,7 +164,7 @@ func (p *Pool) ProbeChmod(ctx context.Context, tmp string) (bool, error) {
 	}
 	err := p.Chmod(ctx, tmp, 0o600)
 	_ = p.Delete(ctx, tmp)
-	if errors.Is(err, ErrChmodRefused) {
+	if errors.Is(err, ErrChmodRefused) || errors.Is(err, errors.ErrUnsupported) {
 		return false, nil
 	}
 	return err == nil, err
