@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"net/textproto"
-	"path"
 	"time"
 
 	"github.com/jlaffaye/ftp"
@@ -46,16 +45,14 @@ func remoteSize(c *conn, p string) (int64, error) {
 	if !errors.As(err, &te) || (te.Code != ftp.StatusNotImplemented && te.Code != ftp.StatusBadArguments && te.Code != ftp.StatusCommandNotImplemented) {
 		return 0, replyError("SIZE", p, err)
 	}
-	entries, _, err := listRaw(c, path.Dir(p))
+	fi, err := statFromListing(c, p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, replyError("SIZE", p, &textproto.Error{Code: 550, Msg: "not in its directory's listing"})
+	}
 	if err != nil {
-		return 0, replyError("LIST", path.Dir(p), err)
+		return 0, err
 	}
-	for _, e := range entries {
-		if e.Name == path.Base(p) {
-			return int64(e.Size), nil
-		}
-	}
-	return 0, replyError("SIZE", p, &textproto.Error{Code: 550, Msg: "not in its directory's listing"})
+	return fi.Size(), nil
 }
 
 // Rename moves from to to. RNFR and RNTO go separately, so a refused RNFR
