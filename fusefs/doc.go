@@ -5,7 +5,8 @@
 // place where errors become errno values (errno.go).
 //
 // It knows nothing of FTP: the server is reached through the Remote
-// interface, which the pool package satisfies.
+// interface, which the pool package satisfies, and errno.go maps the
+// pool's error sentinels (pool.ErrNoSpace), never reply codes.
 //
 // # What is on the server is never destroyed on a guess
 //

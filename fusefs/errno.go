@@ -7,10 +7,9 @@ import (
 	"log/slog"
 	"os"
 	"syscall"
-)
 
-// ftpCoder is implemented by errors that carry an FTP reply code.
-type ftpCoder interface{ FTPCode() int }
+	"github.com/ftpsfs/ftpsfs/pool"
+)
 
 // errShortRead: the server's file ended before the size its listing gave
 // (it changed underneath us, or the transfer was cut and the server said 226).
@@ -23,7 +22,6 @@ func toErrno(log *slog.Logger, op, path string, err error) syscall.Errno {
 		return 0
 	}
 	var errno syscall.Errno
-	var coder ftpCoder
 	switch {
 	case errors.As(err, &errno) && !networkErrno(errno):
 		return errno
@@ -45,13 +43,8 @@ func toErrno(log *slog.Logger, op, path string, err error) syscall.Errno {
 		return syscall.EEXIST
 	case errors.Is(err, fs.ErrInvalid):
 		return syscall.EINVAL
-	case errors.As(err, &coder):
-		switch coder.FTPCode() {
-		case 452, 552:
-			return syscall.ENOSPC
-		case 553:
-			return syscall.EACCES
-		}
+	case errors.Is(err, pool.ErrNoSpace):
+		return syscall.ENOSPC
 	}
 	log.Error("remote operation failed", "op", op, "path", path, "err", err)
 	return syscall.EIO
