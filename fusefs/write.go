@@ -26,6 +26,9 @@ func (n *fileNode) readSpool(dest []byte, off int64) (fuse.ReadResult, bool, sys
 	if !loaded {
 		return nil, false, 0
 	}
+	if beforeSpoolRead != nil {
+		beforeSpoolRead(s)
+	}
 	// No node lock: writes are whole pwrite calls, and the spool's own
 	// lock keeps it open while we read.
 	got, err, ok := s.readAt(dest, off)
@@ -197,7 +200,7 @@ func (n *fileNode) truncateLocked(size int64) syscall.Errno {
 		n.dropStream(u)
 		n.mu.Lock()
 	}
-	if err := n.w.f.Truncate(size); err != nil {
+	if err := truncateSpool(n.w.f, size); err != nil {
 		return toErrno(n.fsys.log, "truncate spool", n.info.Name(), err)
 	}
 	n.w.size, n.w.loaded, n.w.dirty, n.w.wrote = size, true, true, now()
