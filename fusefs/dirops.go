@@ -80,7 +80,7 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 	node.mu.Lock()
 	fresh := node.w == nil
 	node.mu.Unlock()
-	if errno := node.addWriter(true); errno != 0 {
+	if errno := node.addWriter(ctx, true); errno != 0 {
 		return nil, nil, 0, errno
 	}
 	node.mu.Lock()

@@ -39,7 +39,10 @@
 //     write. It IS held across the network: the download before the first
 //     in-place write, and the upload on close. A second writer of the same
 //     file waits for the first one's upload (FTP has no partial writes:
-//     the whole file goes up at once).
+//     the whole file goes up at once), but an open, write, truncate or
+//     chmod waits no longer than its timeout and then fails with
+//     ETIMEDOUT, having changed nothing (iolock.go). Uploads, releases
+//     and unlink wait as long as it takes.
 //   - fileNode.mu guards the node's attributes (info, openedVers, writers,
 //     unlinked, the spool pointer and the spool's fields). Never held
 //     across the network (a truncate of the spool file is the only disk

@@ -114,7 +114,9 @@ func (n *fileNode) download(ctx context.Context, p string, s *spool, size int64)
 // with O_APPEND (the kernel's idea of the end may predate another client's
 // append).
 func (n *fileNode) write(ctx context.Context, data []byte, off int64, appendMode bool) (uint32, syscall.Errno) {
-	n.ioMu.Lock()
+	if errno := n.lockIO(ctx, "write"); errno != 0 {
+		return 0, errno
+	}
 	defer n.ioMu.Unlock()
 	if errno := n.writeErr(); errno != 0 {
 		return 0, errno
@@ -209,7 +211,9 @@ func (n *fileNode) truncateLocked(size int64) syscall.Errno {
 }
 
 func (n *fileNode) truncate(ctx context.Context, size int64) syscall.Errno {
-	n.ioMu.Lock()
+	if errno := n.lockIO(ctx, "truncate"); errno != 0 {
+		return errno
+	}
 	defer n.ioMu.Unlock()
 	if size > 0 {
 		if err := n.loadLocked(ctx); err != nil {
@@ -460,7 +464,7 @@ func (n *fileNode) setSize(ctx context.Context, fh gofs.FileHandle, size int64) 
 		return n.truncate(ctx, size)
 	}
 	// truncate(2) on a path: no close will follow, so upload now.
-	if errno := n.addWriter(false); errno != 0 {
+	if errno := n.addWriter(ctx, false); errno != 0 {
 		return errno
 	}
 	defer n.releaseWriter(ctx)
@@ -477,7 +481,9 @@ func (n *fileNode) setMode(ctx context.Context, mode fs.FileMode) syscall.Errno 
 	if n.fsys.cfg.ChmodIgnore {
 		return 0
 	}
-	n.ioMu.Lock()
+	if errno := n.lockIO(ctx, "chmod"); errno != 0 {
+		return errno
+	}
 	n.mu.Lock()
 	if n.w != nil && n.w.dirty {
 		n.w.mode = &mode
