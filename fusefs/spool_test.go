@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // setHook replaces a test seam until the test ends. Call it before
@@ -226,5 +228,52 @@ func TestTruncatingOpenFailsWhenTheSpoolCannotBeTruncated(t *testing.T) {
 	}
 	if got, _ := r.content("/f"); string(got) != "x" {
 		t.Errorf("server has %q after a truncating open that worked, want %q", got, "x")
+	}
+}
+
+// TestFailingWritesWhileStatted: writes whose load of the server's copy
+// fails, while another program stats the file (each stat refreshes the
+// node's listing entry): under -race the failing write must not read that
+// entry unguarded to name the file in its error.
+func TestFailingWritesWhileStatted(t *testing.T) {
+	r := newFakeRemote()
+	r.add("/f", []byte("server copy"))
+	mnt := mount(t, r)
+	p := filepath.Join(mnt, "f")
+	r.mu.Lock()
+	r.readErr = errInjected
+	r.mu.Unlock()
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			// FORCE_SYNC: past the kernel's attribute cache, to Getattr.
+			var st unix.Statx_t
+			if err := unix.Statx(unix.AT_FDCWD, p, unix.AT_STATX_FORCE_SYNC, unix.STATX_BASIC_STATS, &st); err != nil {
+				t.Errorf("statx: %v", err)
+				return
+			}
+		}
+	})
+	for range 100 {
+		w, err := os.OpenFile(p, os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.WriteAt([]byte("x"), 3); !errors.Is(err, syscall.EIO) {
+			t.Errorf("write whose load fails: %v, want EIO", err)
+		}
+		_ = w.Close() // reports the failed write again
+	}
+	close(stop)
+	wg.Wait()
+	if got, _ := r.content("/f"); string(got) != "server copy" {
+		t.Errorf("server has %q, want its copy untouched", got)
 	}
 }

@@ -36,7 +36,7 @@ func (n *fileNode) readSpool(dest []byte, off int64) (fuse.ReadResult, bool, sys
 		return nil, false, 0 // released meanwhile: read what the server has
 	}
 	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, true, toErrno(n.fsys.log, "read spool", n.info.Name(), err)
+		return nil, true, toErrno(n.fsys.log, "read spool", n.fsys.remotePath(&n.Inode), err)
 	}
 	// A vector is written with writev; plain data would first be tried
 	// with splice, which fails (and logs) for 1 MiB reads: the reply
@@ -122,7 +122,7 @@ func (n *fileNode) write(ctx context.Context, data []byte, off int64, appendMode
 		return 0, errno
 	}
 	if err := n.loadLocked(ctx); err != nil {
-		return 0, n.poison(toErrno(n.fsys.log, "write", n.info.Name(), err))
+		return 0, n.poison(toErrno(n.fsys.log, "write", n.fsys.remotePath(&n.Inode), err))
 	}
 	s := n.w
 	n.mu.Lock()
@@ -149,7 +149,7 @@ func (n *fileNode) write(ctx context.Context, data []byte, off int64, appendMode
 		s.stream.grow(size)
 	}
 	if err != nil {
-		return uint32(got), n.poison(toErrno(n.fsys.log, "write spool", n.info.Name(), err))
+		return uint32(got), n.poison(toErrno(n.fsys.log, "write spool", n.fsys.remotePath(&n.Inode), err))
 	}
 	return uint32(got), 0
 }
@@ -217,7 +217,7 @@ func (n *fileNode) truncate(ctx context.Context, size int64) syscall.Errno {
 	defer n.ioMu.Unlock()
 	if size > 0 {
 		if err := n.loadLocked(ctx); err != nil {
-			return toErrno(n.fsys.log, "truncate", n.info.Name(), err)
+			return toErrno(n.fsys.log, "truncate", n.fsys.remotePath(&n.Inode), err)
 		}
 	}
 	n.mu.Lock()
