@@ -133,11 +133,14 @@ func (n *fileNode) write(ctx context.Context, data []byte, off int64, appendMode
 	if s.stream != nil && off != s.size {
 		n.abortStreamLocked() // not sequential any more: close() uploads the spool
 	}
-	if s.stream == nil && s.fresh && off == 0 && s.size == 0 && len(data) > 0 {
-		n.mu.Lock()
-		n.startStreamLocked(s, n.fsys.remotePath(&n.Inode))
-		n.mu.Unlock()
+	n.mu.Lock()
+	if off != s.size {
+		s.seq = false
 	}
+	if s.stream == nil && s.fresh && s.seq && s.size+int64(len(data)) >= streamAfter {
+		n.startStreamLocked(s, n.fsys.remotePath(&n.Inode))
+	}
+	n.mu.Unlock()
 	got, err := s.f.WriteAt(data, off)
 	n.mu.Lock()
 	s.size = max(s.size, off+int64(got))
@@ -153,6 +156,13 @@ func (n *fileNode) write(ctx context.Context, data []byte, off int64, appendMode
 	}
 	return uint32(got), 0
 }
+
+// streamAfter is how much a file written sequentially from empty must
+// reach before its upload streams. Below it, close() sends the whole file
+// at once, and a file the server never held then goes straight to its name
+// (see upload), where a stream would need a temporary: a rename costs two
+// round trips, more than waiting for the last MiB.
+const streamAfter = 1 << 20
 
 // poison records a failed write: from now on the spool never replaces the
 // server's copy, and every flush reports errno.
@@ -207,6 +217,7 @@ func (n *fileNode) truncateLocked(size int64) syscall.Errno {
 	}
 	n.w.size, n.w.loaded, n.w.dirty, n.w.wrote = size, true, true, now()
 	n.w.fresh = size == 0
+	n.w.seq = n.w.fresh
 	return 0
 }
 
@@ -227,7 +238,8 @@ func (n *fileNode) truncate(ctx context.Context, size int64) syscall.Errno {
 
 // upload sends a dirty spool to the server: to a temporary name in the same
 // directory, then renamed over the file, so a failed upload never damages
-// the server's previous copy. The replacement gets the old copy's mode (or
+// the server's previous copy (a file the server never held goes straight
+// to its name). The replacement gets the old copy's mode (or
 // the one asked for here), and where that mode keeps others from reading,
 // the temporary is given it before any content is sent. On failure the
 // spool stays dirty and a later flush, fsync or release tries again; a
@@ -251,7 +263,7 @@ func (n *fileNode) upload(ctx context.Context) syscall.Errno {
 		}
 		return writeErr
 	}
-	size, mtime, asked := s.size, s.mtime, s.mode
+	size, mtime, asked, existed := s.size, s.mtime, s.mode, s.existed
 	mode, setMode := s.targetMode()
 	n.mu.Unlock()
 
@@ -267,6 +279,26 @@ func (n *fileNode) upload(ctx context.Context) syscall.Errno {
 			n.deleteTmp(stream.tmp)
 		}
 		defer stream.release()
+	}
+	direct := tmp == "" && !existed
+	if direct {
+		// A file created here that the server never held: there is no
+		// previous copy to protect, so it goes straight to its name, saving
+		// the temporary's rename (two round trips a file for cp -r). A
+		// failed upload may leave what reached the server under the name;
+		// it is not deleted, because a refused STOR may have left another
+		// client's file there untouched. close() reports the failure.
+		tmp = p
+		if setMode && exposes(mode) {
+			if err := n.fsys.protect(ctx, p, mode); err != nil {
+				n.markFailed()
+				return toErrno(n.fsys.log, "upload", p, err)
+			}
+		}
+		if err := n.fsys.remote.Store(ctx, p, s.f, size); err != nil {
+			n.markFailed()
+			return toErrno(n.fsys.log, "upload", p, err)
+		}
 	}
 	if tmp == "" {
 		name, done := n.fsys.tmpName(p)
@@ -288,9 +320,11 @@ func (n *fileNode) upload(ctx context.Context) syscall.Errno {
 	if setMode && (!exposes(mode) || stream != nil && tmp == stream.tmp) {
 		n.fsys.chmodUpload(ctx, tmp, mode)
 	}
-	if err := n.fsys.remote.Rename(ctx, tmp, p, asideName(p)); err != nil {
-		n.uploadFailed(tmp)
-		return toErrno(n.fsys.log, "upload rename", p, err)
+	if !direct {
+		if err := n.fsys.remote.Rename(ctx, tmp, p, asideName(p)); err != nil {
+			n.uploadFailed(tmp)
+			return toErrno(n.fsys.log, "upload rename", p, err)
+		}
 	}
 	shown := now()
 	if mtime != nil {
@@ -378,10 +412,15 @@ func (f *FS) warnMode(tmp string, mode fs.FileMode, err error) {
 
 // uploadFailed marks the spool and deletes the temporary file.
 func (n *fileNode) uploadFailed(tmp string) {
+	n.markFailed()
+	n.deleteTmp(tmp)
+}
+
+// markFailed records that the spool's upload failed (see releaseWriter).
+func (n *fileNode) markFailed() {
 	n.mu.Lock()
 	n.w.failed = true
 	n.mu.Unlock()
-	n.deleteTmp(tmp)
 }
 
 // deleteTmp deletes an upload's temporary file, best effort (a leftover is
