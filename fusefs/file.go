@@ -150,7 +150,7 @@ func (n *fileNode) openListed(ctx context.Context, p string, fi fs.FileInfo, fet
 // new spool replaces the server's copy, whose mode it keeps, unless the
 // file is one created here and not uploaded yet.
 func (n *fileNode) addWriter(ctx context.Context, trunc bool) syscall.Errno {
-	if errno := n.lockIO(ctx, "open"); errno != 0 {
+	if errno := n.lockIO(ctx, "open", nil); errno != 0 {
 		return errno
 	}
 	defer n.ioMu.Unlock()
@@ -180,13 +180,13 @@ func (n *fileNode) addWriter(ctx context.Context, trunc bool) syscall.Errno {
 // lockIO takes ioMu for an operation that must not wait behind another
 // handle's upload for longer than its timeout: until ctx's deadline, or
 // timeout from now where ctx has none (a transfer's context).
-func (n *fileNode) lockIO(ctx context.Context, op string) syscall.Errno {
+func (n *fileNode) lockIO(ctx context.Context, op string, by *handle) syscall.Errno {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, n.fsys.cfg.Timeout)
 		defer cancel()
 	}
-	if err := n.ioMu.lock(ctx); err != nil {
+	if err := n.ioMu.lock(ctx, by); err != nil {
 		return toErrno(n.fsys.log, op, n.fsys.remotePath(&n.Inode), err)
 	}
 	return 0

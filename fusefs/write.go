@@ -113,9 +113,12 @@ func (n *fileNode) download(ctx context.Context, p string, s *spool, size int64)
 // write puts data into the spool at off, or at its end for a handle opened
 // with O_APPEND (the kernel's idea of the end may predate another client's
 // append).
-func (n *fileNode) write(ctx context.Context, data []byte, off int64, appendMode bool) (uint32, syscall.Errno) {
-	if errno := n.lockIO(ctx, "write"); errno != 0 {
-		return 0, errno
+func (n *fileNode) write(ctx context.Context, by *handle, data []byte, off int64, appendMode bool) (uint32, syscall.Errno) {
+	if errno := n.lockIO(ctx, "write", by); errno != 0 {
+		// The program's data is lost: the file on the server must not
+		// become the spool without it (mmap write-back, a cp that closes
+		// after the error). Later flushes report it.
+		return 0, n.poison(errno)
 	}
 	defer n.ioMu.Unlock()
 	if errno := n.writeErr(); errno != 0 {
@@ -221,8 +224,8 @@ func (n *fileNode) truncateLocked(size int64) syscall.Errno {
 	return 0
 }
 
-func (n *fileNode) truncate(ctx context.Context, size int64) syscall.Errno {
-	if errno := n.lockIO(ctx, "truncate"); errno != 0 {
+func (n *fileNode) truncate(ctx context.Context, by *handle, size int64) syscall.Errno {
+	if errno := n.lockIO(ctx, "truncate", by); errno != 0 {
 		return errno
 	}
 	defer n.ioMu.Unlock()
@@ -244,8 +247,8 @@ func (n *fileNode) truncate(ctx context.Context, size int64) syscall.Errno {
 // the temporary is given it before any content is sent. On failure the
 // spool stays dirty and a later flush, fsync or release tries again; a
 // spool whose writes failed is never uploaded.
-func (n *fileNode) upload(ctx context.Context) syscall.Errno {
-	n.ioMu.Lock()
+func (n *fileNode) upload(ctx context.Context, by *handle) syscall.Errno {
+	n.ioMu.Lock(by)
 	defer n.ioMu.Unlock()
 	n.mu.Lock()
 	s := n.w
@@ -342,6 +345,10 @@ func (n *fileNode) upload(ctx context.Context) syscall.Errno {
 	if setMode {
 		shownMode = mode
 	}
+	var laterTime *time.Time // a touch arrived during the upload (setMtime takes no ioMu)
+	if s.mtime != mtime {
+		laterTime = s.mtime
+	}
 	s.dirty, s.mtime, s.failed, s.fresh = false, nil, false, false
 	later := s.mode != asked // a chmod arrived during the upload
 	if !later {
@@ -358,6 +365,9 @@ func (n *fileNode) upload(ctx context.Context) syscall.Errno {
 	n.fsys.setEntry(dir, fi)
 	n.fsys.blocks.InvalidatePath(p)
 	n.fsys.forgetVersion(p)
+	if laterTime != nil {
+		_ = n.setMtime(ctx, *laterTime) // no longer dirty: goes to the server now
+	}
 	n.fsys.log.Debug("uploaded", "path", p, "bytes", size, "streamed", stream != nil)
 	return 0
 }
@@ -437,17 +447,17 @@ func (n *fileNode) deleteTmp(tmp string) {
 // (no flush happened) gets its upload now. When an upload already failed,
 // close() or fsync() has reported it and the changes are dropped with a log
 // line: retrying here, after the caller has moved on, would race with it.
-func (n *fileNode) releaseWriter(ctx context.Context) {
+func (n *fileNode) releaseWriter(ctx context.Context, by *handle) {
 	n.mu.Lock()
 	failed := n.w != nil && n.w.failed
 	n.mu.Unlock()
 	p := n.fsys.remotePath(&n.Inode)
 	if !failed {
-		if errno := n.upload(ctx); errno != 0 {
+		if errno := n.upload(ctx, by); errno != 0 {
 			n.fsys.log.Error("changes not saved to the server", "path", p, "errno", errno.Error())
 		}
 	}
-	n.ioMu.Lock()
+	n.ioMu.Lock(by)
 	defer n.ioMu.Unlock()
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -499,18 +509,18 @@ func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 }
 
 func (n *fileNode) setSize(ctx context.Context, fh gofs.FileHandle, size int64) syscall.Errno {
-	if _, open := fh.(*handle); open || n.hasSpool() {
-		return n.truncate(ctx, size)
+	if h, open := fh.(*handle); open || n.hasSpool() {
+		return n.truncate(ctx, h, size)
 	}
 	// truncate(2) on a path: no close will follow, so upload now.
 	if errno := n.addWriter(ctx, false); errno != 0 {
 		return errno
 	}
-	defer n.releaseWriter(ctx)
-	if errno := n.truncate(ctx, size); errno != 0 {
+	defer n.releaseWriter(ctx, nil)
+	if errno := n.truncate(ctx, nil, size); errno != 0 {
 		return errno
 	}
-	return n.upload(ctx)
+	return n.upload(ctx, nil)
 }
 
 // setMode changes the file's permission bits on the server, or with the
@@ -520,7 +530,7 @@ func (n *fileNode) setMode(ctx context.Context, mode fs.FileMode) syscall.Errno 
 	if n.fsys.cfg.ChmodIgnore {
 		return 0
 	}
-	if errno := n.lockIO(ctx, "chmod"); errno != 0 {
+	if errno := n.lockIO(ctx, "chmod", nil); errno != 0 {
 		return errno
 	}
 	n.mu.Lock()
