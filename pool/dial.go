@@ -55,7 +55,8 @@ func (d *dialer) dial(ctx context.Context) (*conn, error) {
 	first := true
 	dialFunc := func(network, address string) (net.Conn, error) {
 		if !first {
-			dc := d.dialData(netDialer, network, address, dataTLS)
+			dc, sock := d.dialData(netDialer, network, address, dataTLS)
+			c.setData(sock)
 			if c.sniff != nil {
 				return &sniffConn{Conn: dc, sniff: c.sniff}, nil
 			}
@@ -68,7 +69,7 @@ func (d *dialer) dial(ctx context.Context) (*conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		c.raw = raw
+		c.setRaw(raw)
 		nc := net.Conn(&deadlineConn{Conn: raw, timeout: d.cfg.Timeout})
 		if d.cfg.Mode != Implicit {
 			return nc, nil // explicit: jlaffaye/ftp wraps it after AUTH TLS
@@ -129,16 +130,18 @@ func (d *dialer) dial(ctx context.Context) (*conn, error) {
 // waits in the server's socket buffer until the server starts TLS on the
 // data port (proftpd and pure-ftpd do so only after RETR/STOR), so the
 // handshake overlaps the command's round trip instead of following its
-// reply. Reads and writes wait for it; a failure surfaces there.
-func (d *dialer) dialData(nd *net.Dialer, network, address string, dataTLS *tls.Config) net.Conn {
+// reply. Reads and writes wait for it; a failure surfaces there. sock is
+// the socket underneath, which closes it at once from any goroutine.
+func (d *dialer) dialData(nd *net.Dialer, network, address string, dataTLS *tls.Config) (dc, sock net.Conn) {
 	d.metrics.DataConns.Add(1)
-	nc := net.Conn(&deadlineConn{Conn: dialLazy(nd, network, address, d.cfg.Timeout, d.onDataConn), timeout: d.cfg.Timeout})
+	sock = dialLazy(nd, network, address, d.cfg.Timeout, d.onDataConn)
+	nc := net.Conn(&deadlineConn{Conn: sock, timeout: d.cfg.Timeout})
 	if dataTLS == nil {
-		return nc
+		return nc, sock
 	}
-	dc := &dataConn{Conn: tls.Client(nc, dataTLS), timeout: d.cfg.Timeout, onResume: d.noteResume}
-	go func() { _ = dc.Handshake() }()
-	return dc
+	tc := &dataConn{Conn: tls.Client(nc, dataTLS), timeout: d.cfg.Timeout, onResume: d.noteResume}
+	go func() { _ = tc.Handshake() }()
+	return tc, sock
 }
 
 func (d *dialer) noteRTT(rtt time.Duration) {
