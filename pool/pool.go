@@ -332,15 +332,14 @@ func (p *Pool) warmOne(ctx context.Context) bool {
 	}
 	p.open++
 	p.mu.Unlock()
-	c, err := p.dial(ctx)
-	if errors.Is(err, errAbandoned) {
-		return false
-	}
+	// Nobody waits for it: the login ends with ctx (the warm-up's deadline).
+	c, err := p.dialer.dial(ctx)
 	if err != nil {
 		p.Metrics.DialFailures.Add(1)
 		p.refused(err)
 		return false
 	}
+	p.noteAnswered()
 	p.put(c, false)
 	return true
 }
@@ -350,10 +349,11 @@ func (p *Pool) warmOne(ctx context.Context) bool {
 var errAbandoned = errors.New("dial abandoned")
 
 // dial logs in one connection, counted in open by the caller. The login
-// itself is bounded by timeout at each step, not by ctx; when ctx ends first
+// is bounded by one timeout from its start, not by ctx; when ctx ends first
 // the caller gets errAbandoned at once and the dial finishes in the
-// background: a connection that succeeds then joins the idle list (it is
-// the next caller's), and one that fails gives its slot back.
+// background, within that timeout still: a connection that succeeds then
+// joins the idle list (it is the next caller's), and one that fails gives
+// its slot back.
 func (p *Pool) dial(ctx context.Context) (*conn, error) {
 	type result struct {
 		c   *conn
@@ -363,7 +363,7 @@ func (p *Pool) dial(ctx context.Context) (*conn, error) {
 	var mu sync.Mutex
 	abandoned := false
 	go func() {
-		c, err := p.dialer.dial(ctx)
+		c, err := p.dialer.dial(context.WithoutCancel(ctx))
 		if err == nil {
 			p.noteAnswered()
 		}
@@ -519,7 +519,7 @@ func (p *Pool) do(ctx context.Context, op, path string, idempotent bool, fn func
 		if p.cfg.OnOp != nil {
 			p.cfg.OnOp(op, time.Since(start), err)
 		}
-		if isBroken && idempotent && attempt == 0 && transient(err) && ctx.Err() == nil {
+		if isBroken && idempotent && attempt == 0 && retryable(err) && ctx.Err() == nil {
 			p.Metrics.Retries.Add(1)
 			p.log.Debug("retrying on a fresh connection", "op", op, "path", path, "err", err)
 			fresh = true
