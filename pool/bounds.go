@@ -18,7 +18,7 @@ var (
 	ErrReplyTooLarge = fmt.Errorf("the server sent more than %d KiB on the control connection without being asked (an endless reply?)", maxReplyBytes>>10)
 	// ErrListingTooLarge: a directory's listing is larger than max_listing
 	// allows; it was cut while it arrived.
-	ErrListingTooLarge = errors.New("directory listing larger than max_listing= allows")
+	ErrListingTooLarge = errors.New("directory listing too large")
 )
 
 // maxReplyBytes bounds what the control connection may deliver between two

@@ -223,3 +223,59 @@ func TestEndlessReplyBreaksWithTheBudget(t *testing.T) {
 		t.Errorf("retried %d times: the server would send as much again", r)
 	}
 }
+
+// A directory larger than max_listing fails with ErrListingTooLarge, cut
+// while it arrives: an endless listing stops at the cap, long before its
+// deadline, and is not retried.
+func TestListingLargerThanMaxListingFails(t *testing.T) {
+	checkGoroutines(t)
+	h := startHostile(t, func(h *hostile) {
+		h.list = func(dir string, w net.Conn) error {
+			n := map[string]int{"/ten": 10, "/big": 20}[dir]
+			if dir == "/endless" {
+				return endless(0)(dir, w)
+			}
+			for i := range n {
+				if err := listLine(w, i); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	})
+	p := h.pool(func(c *Config) { c.MaxListing = 10; c.Timeout = 10 * time.Second })
+	if got, err := p.List(ctxT(t), "/ten"); err != nil || len(got) != 10 {
+		t.Errorf("listing of exactly max_listing entries: %d entries, %v", len(got), err)
+	}
+	start := time.Now()
+	for _, dir := range []string{"/big", "/endless"} {
+		_, err := p.List(ctxT(t), dir)
+		if !errors.Is(err, ErrListingTooLarge) || !strings.Contains(err.Error(), "max_listing=10") {
+			t.Errorf("List %s: %v, want ErrListingTooLarge naming max_listing=10", dir, err)
+		}
+		t.Logf("List %s: %v", dir, err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the endless listing was cut after %v, not at the cap", took)
+	}
+	if n := h.listings.Load(); n != 3 {
+		t.Errorf("%d LIST commands, want 3: a listing past the cap is not retried", n)
+	}
+	if !waitFor(2*time.Second, func() bool { return h.dataCut.Load() >= 1 }) {
+		t.Error("the endless listing's data connection was not closed")
+	}
+	_ = p.Close()
+	h.close()
+}
+
+// ftpsfs check lists the start directory with its own client: the same cap.
+func TestProbeListingLargerThanMaxListingFails(t *testing.T) {
+	h := startHostile(t, func(h *hostile) { h.list = only("/endless", endless(0)) })
+	cfg := h.config(func(c *Config) { c.MaxListing = 10 })
+	if _, err := Probe(ctxT(t), cfg, "/endless"); !errors.Is(err, ErrListingTooLarge) || !strings.Contains(err.Error(), "max_listing=10") {
+		t.Errorf("Probe of an endless listing: %v, want ErrListingTooLarge naming max_listing=10", err)
+	}
+	if rep, err := Probe(ctxT(t), cfg, "/"); err != nil || rep.Entries != 1 {
+		t.Errorf("Probe of a small listing: %v", err)
+	}
+}

@@ -54,19 +54,25 @@ func (p *Pool) List(ctx context.Context, dir string) ([]fs.FileInfo, error) {
 // listRaw lists dir, with the modes and non-children the listing's bytes
 // show (see listingSniffer).
 func listRaw(c *conn, dir string) ([]*ftp.Entry, *listingSniffer, error) {
-	sniff := newListingSniffer(c.mlsd)
+	sniff := newListingSniffer(c.mlsd, c.maxListing)
 	c.sniff = sniff
 	defer func() { c.sniff = nil }()
+	var entries []*ftp.Entry
+	var err error
 	if c.mlsd {
-		entries, err := c.sc.List(dir)
-		return entries, sniff, err
+		entries, err = c.sc.List(dir)
+	} else {
+		// LIST: vsftpd hides dotfiles unless asked with -a, and treats the path
+		// argument as a glob, so list the working directory instead of naming it.
+		if err := c.sc.ChangeDir(dir); err != nil {
+			return nil, nil, err
+		}
+		entries, err = c.sc.List("-a")
 	}
-	// LIST: vsftpd hides dotfiles unless asked with -a, and treats the path
-	// argument as a glob, so list the working directory instead of naming it.
-	if err := c.sc.ChangeDir(dir); err != nil {
-		return nil, nil, err
+	if sniff.tooLarge != nil {
+		// Not the server's reply to the cut (426): the reason for it.
+		return nil, sniff, sniff.tooLarge
 	}
-	entries, err := c.sc.List("-a")
 	return entries, sniff, err
 }
 

@@ -403,14 +403,16 @@ func (s *probeSession) list(ctx context.Context, dir string) error {
 		data = tc
 	}
 	var lines []string
-	sc := bufio.NewScanner(data)
+	sc := bufio.NewScanner(&capReader{r: data, cap: newListingCap(s.cfg.MaxListing)})
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		if line := strings.TrimRight(sc.Text(), "\r"); line != "" {
 			lines = append(lines, line)
 		}
 	}
-	if err := sc.Err(); err != nil && !errors.Is(err, io.EOF) {
+	if err := sc.Err(); errors.Is(err, ErrListingTooLarge) {
+		return fmt.Errorf("%s %s: %w", s.r.ListCmd, dir, err) // the session is closed after
+	} else if err != nil && !errors.Is(err, io.EOF) {
 		return s.dataFailed(dir, err)
 	}
 	_ = data.Close()
