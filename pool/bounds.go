@@ -56,5 +56,5 @@ func (c *budgetConn) Write(b []byte) (int, error) {
 // again on a fresh connection: a transient failure, but not a server that
 // answered with more than the client accepts, which it would do again.
 func retryable(err error) bool {
-	return transient(err) && !errors.Is(err, ErrReplyTooLarge) && !errors.Is(err, ErrListingTooLarge)
+	return transient(err) && !errors.Is(err, ErrReplyTooLarge) && !errors.Is(err, ErrListingTooLarge) && !errors.Is(err, errSlowListing)
 }

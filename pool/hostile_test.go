@@ -2,7 +2,9 @@ package pool
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -28,9 +30,11 @@ type hostile struct {
 
 	dataCut  atomic.Int32 // listings whose data connection the client closed under them
 	listings atomic.Int32 // LIST commands received
+	active   atomic.Int32 // listings being sent now
 	logins   atomic.Int32
 	mu       sync.Mutex
 	conns    map[net.Conn]bool
+	files    map[string][]byte // what RETR, STOR and SIZE see, by path
 	wg       sync.WaitGroup
 }
 
@@ -40,7 +44,7 @@ func startHostile(t *testing.T, setup func(h *hostile)) *hostile {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &hostile{t: t, ln: ln, conns: map[net.Conn]bool{}}
+	h := &hostile{t: t, ln: ln, conns: map[net.Conn]bool{}, files: map[string][]byte{}}
 	if setup != nil {
 		setup(h)
 	}
@@ -167,37 +171,50 @@ func (h *hostile) serve(c net.Conn) {
 				return
 			}
 			err = say("229 Entering Extended Passive Mode (|||%d|)", dataLn.Addr().(*net.TCPAddr).Port)
-		case "LIST":
-			h.listings.Add(1)
-			if dataLn == nil {
-				err = say("425 no data connection")
-				break
-			}
-			_ = dataLn.(*net.TCPListener).SetDeadline(time.Now().Add(5 * time.Second))
-			data, aerr := dataLn.Accept()
-			_ = dataLn.Close()
-			dataLn = nil
-			if aerr != nil {
-				err = say("425 no data connection")
-				break
-			}
-			if err = say("150 here it comes"); err != nil {
-				_ = data.Close()
-				return
-			}
+		case "SIZE":
 			h.mu.Lock()
-			if h.conns != nil {
-				h.conns[data] = true
-			}
+			b, ok := h.files[arg]
 			h.mu.Unlock()
-			list := h.list
-			if list == nil {
-				list = func(string, net.Conn) error { return listLine(data, 0) }
+			if ok {
+				err = say("213 %d", len(b))
+			} else {
+				err = say("550 no such file")
 			}
-			lerr := list(dir, data)
+		case "LIST", "RETR", "STOR":
+			var data net.Conn
+			data, err = h.acceptData(dataLn, say)
+			dataLn = nil
+			if data == nil {
+				break
+			}
+			var derr error
+			switch verb {
+			case "LIST":
+				h.listings.Add(1)
+				h.active.Add(1)
+				list := h.list
+				if list == nil {
+					list = func(string, net.Conn) error { return listLine(data, 0) }
+				}
+				derr = list(dir, data)
+				h.active.Add(-1)
+				if derr != nil {
+					h.dataCut.Add(1)
+				}
+			case "RETR":
+				h.mu.Lock()
+				b := h.files[arg]
+				h.mu.Unlock()
+				_, derr = data.Write(b)
+			case "STOR":
+				var b []byte
+				b, derr = io.ReadAll(data)
+				h.mu.Lock()
+				h.files[arg] = b
+				h.mu.Unlock()
+			}
 			h.untrack(data)
-			if lerr != nil {
-				h.dataCut.Add(1)
+			if derr != nil {
 				err = say("426 transfer aborted")
 			} else {
 				err = say("226 done")
@@ -212,6 +229,28 @@ func (h *hostile) serve(c net.Conn) {
 			return
 		}
 	}
+}
+
+// acceptData takes the data connection a transfer command needs and says
+// 150; nil when there is none (the client got 425).
+func (h *hostile) acceptData(ln net.Listener, say func(string, ...any) error) (net.Conn, error) {
+	if ln == nil {
+		return nil, say("425 no data connection")
+	}
+	_ = ln.(*net.TCPListener).SetDeadline(time.Now().Add(5 * time.Second))
+	data, err := ln.Accept()
+	_ = ln.Close()
+	if err != nil {
+		return nil, say("425 no data connection")
+	}
+	if !h.track(data) {
+		return nil, errors.New("server closed")
+	}
+	if err := say("150 here it comes"); err != nil {
+		h.untrack(data)
+		return nil, err
+	}
+	return data, nil
 }
 
 // listLine writes one LIST line naming file i.

@@ -17,8 +17,9 @@ import (
 // its connection when anyone is waiting. Read-ahead lanes may use every
 // connection but give theirs back as soon as anything else waits.
 //
-// Faults: every wait ends with the operation's context (the socket is closed
-// under an operation whose context ends; see conn.bind). A broken connection
+// Faults: every wait ends with the operation's context (the sockets are
+// closed under an operation whose context ends; see conn.bind), and slow
+// listings hold at most half the connections (see slowlist.go). A broken connection
 // is dropped and an idempotent operation retried once on a fresh one. A
 // server that refuses more connections (421 at the greeting) shrinks the
 // pool, and work queues for the connections it allows; one that refuses all
@@ -40,14 +41,17 @@ type Pool struct {
 	streams  int                   // connections lent to readers
 	waiting  int                   // gets (other than lanes') waiting for a connection
 	readers  map[*Reader]time.Time // readers holding a stream while not reading, by last use
-	changed  chan struct{}         // closed and replaced whenever a connection is freed
-	closed   bool
+	changed  chan struct{}         // closed and replaced whenever a connection or a slow slot is freed
+	// slowListings hold a slow slot (see slowlist.go).
+	slowListings int
+	closed       bool
 
 	// unresponsive is set when the server let an operation run into its
 	// deadline, and cleared by the next answer: see opContext.
 	unresponsive atomic.Bool
 	budget       time.Duration // min(timeout, unresponsiveBudget); tests shorten it
 	regrowAfter  time.Duration // regrowAfter; tests shorten it
+	slowAfter    time.Duration // slowListingAfter; tests shorten it
 }
 
 // regrowAfter is how long the pool keeps to the size a server imposed (421
@@ -67,7 +71,7 @@ func New(cfg Config) (*Pool, error) {
 	cfg = cfg.withDefaults()
 	p := &Pool{cfg: cfg, log: cfg.Logger, max: cfg.MaxConns, lent: map[*conn]struct{}{},
 		readers: map[*Reader]time.Time{}, changed: make(chan struct{}),
-		budget: min(cfg.Timeout, unresponsiveBudget), regrowAfter: regrowAfter}
+		budget: min(cfg.Timeout, unresponsiveBudget), regrowAfter: regrowAfter, slowAfter: slowListingAfter}
 	d, err := newDialer(cfg, &p.Metrics)
 	if err != nil {
 		return nil, err
@@ -505,7 +509,7 @@ func (p *Pool) do(ctx context.Context, op, path string, idempotent bool, fn func
 		err = fn(c)
 		switch {
 		case !stop():
-			if err != nil {
+			if err != nil && !errors.Is(err, errSlowListing) {
 				err = ctxError(op, path, ctx)
 			}
 		case errors.Is(err, os.ErrDeadlineExceeded):
