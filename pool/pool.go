@@ -19,13 +19,13 @@ import (
 //
 // Faults: every wait ends with the operation's context (the sockets are
 // closed under an operation whose context ends; see conn.bind), and slow
-// listings hold at most half the connections (see slowlist.go). A broken connection
-// is dropped and an idempotent operation retried once on a fresh one. A
-// server that refuses more connections (421 at the greeting) shrinks the
-// pool, and work queues for the connections it allows; one that refuses all
-// is retried with back-off for up to timeout. A server that let an
-// operation run into its deadline gets only a short wait per operation until
-// it answers again (see opContext).
+// listings hold at most half the connections (see slowlist.go). A broken
+// connection is dropped and an idempotent operation retried once on a
+// fresh one. A server that refuses more connections (421 at the greeting)
+// shrinks the pool, and work queues for the connections it allows; one that
+// refuses all is retried with back-off for up to timeout. A server that let
+// an operation run into its deadline gets only a short wait per operation
+// until it answers again (see opContext).
 type Pool struct {
 	cfg     Config
 	log     *slog.Logger
@@ -520,7 +520,7 @@ func (p *Pool) do(ctx context.Context, op, path string, idempotent bool, fn func
 		isBroken := broken(err)
 		p.put(c, isBroken)
 		p.log.Debug("remote op", "op", op, "path", path, "took", time.Since(start).Round(time.Microsecond), "err", err)
-		if p.cfg.OnOp != nil {
+		if p.cfg.OnOp != nil && !errors.Is(err, errSlowListing) { // List starts it again
 			p.cfg.OnOp(op, time.Since(start), err)
 		}
 		if isBroken && idempotent && attempt == 0 && retryable(err) && ctx.Err() == nil {
