@@ -2,7 +2,6 @@ package fusefs
 
 import (
 	"context"
-	"path"
 	"sync"
 	"syscall"
 
@@ -91,7 +90,17 @@ func (h *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 	if !ok {
 		return nil, syscall.ENOENT
 	}
-	return h.d.child(ctx, path.Join(dir, name), name, fi, out), 0
+	return h.d.child(ctx, joinName(dir, name), name, fi, out), 0
+}
+
+// joinName is path.Join for a clean directory and a listed name (never
+// "", ".", ".." or containing "/"), without path.Join's cleaning, which
+// showed in ls -l's profile.
+func joinName(dir, name string) string {
+	if dir == "/" {
+		return "/" + name
+	}
+	return dir + "/" + name
 }
 
 func (h *dirHandle) Releasedir(ctx context.Context, flags uint32) {}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -151,5 +152,13 @@ func TestDirHandleSeeks(t *testing.T) {
 	again, _ := readAll()
 	if !slices.Equal(again, all) {
 		t.Errorf("after rewinding: %d names, want the same %d", len(again), len(all))
+	}
+}
+
+func TestJoinNameIsPathJoin(t *testing.T) {
+	for _, c := range [][2]string{{"/", "a"}, {"/x", "b c"}, {"/x/y", "é#%"}, {"/x/y", ".hidden"}} {
+		if got, want := joinName(c[0], c[1]), path.Join(c[0], c[1]); got != want {
+			t.Errorf("joinName(%q, %q) = %q, want %q", c[0], c[1], got, want)
+		}
 	}
 }
