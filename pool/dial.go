@@ -49,6 +49,7 @@ func (d *dialer) dial(ctx context.Context) (*conn, error) {
 		ctrlTLS.ClientSessionCache = tls.NewLRUClientSessionCache(1)
 		dataTLS = d.base.Clone()
 		dataTLS.ClientSessionCache = readOnlySessionCache{ctrlTLS.ClientSessionCache}
+		preferControlCurve(ctrlTLS, dataTLS)
 	}
 	c := &conn{}
 	netDialer := &net.Dialer{Timeout: d.cfg.Timeout, KeepAlive: 30 * time.Second}
@@ -136,7 +137,7 @@ func (d *dialer) dialData(nd *net.Dialer, network, address string, dataTLS *tls.
 	if dataTLS == nil {
 		return nc
 	}
-	dc := &dataConn{Conn: tls.Client(nc, dataTLS), timeout: d.cfg.Timeout, onResume: d.noteResume}
+	dc := &dataConn{Conn: tls.Client(nc, dataTLS), timeout: d.cfg.Timeout, onTLS: d.noteHandshake}
 	go func() { _ = dc.Handshake() }()
 	return dc
 }
@@ -150,11 +151,14 @@ func (d *dialer) noteRTT(rtt time.Duration) {
 	}
 }
 
-func (d *dialer) noteResume(resumed bool) {
-	if !resumed {
+func (d *dialer) noteHandshake(st tls.ConnectionState) {
+	if !st.DidResume {
 		d.metrics.ResumeMisses.Add(1)
 	}
-	d.cfg.Logger.Debug("data connection", "server", d.addr, "tls_resumed", resumed)
+	if st.HelloRetryRequest {
+		d.metrics.HelloRetries.Add(1)
+	}
+	d.cfg.Logger.Debug("data connection", "server", d.addr, "tls_resumed", st.DidResume, "hello_retry", st.HelloRetryRequest)
 }
 
 // explainDial turns connect and greeting failures into one-line reasons.
