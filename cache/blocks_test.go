@@ -288,8 +288,8 @@ func TestBlocksFillPanic(t *testing.T) {
 func TestBlocksInvalidatePath(t *testing.T) {
 	b := NewBlocks(1 << 20)
 	keys := []BlockKey{
-		{"/a", "v1", 0}, {"/a", "v1", 1}, {"/a", "v2", 0},
-		{"/ab", "v1", 0}, {"/b", "v1", 0}, {"/a/x", "v1", 0},
+		{"/a", "v1", 0, 0}, {"/a", "v1", 1, 0}, {"/a", "v2", 0, 0},
+		{"/ab", "v1", 0, 0}, {"/b", "v1", 0, 0}, {"/a/x", "v1", 0, 0},
 	}
 	for _, k := range keys {
 		b.Add(k, make([]byte, 10))

@@ -20,6 +20,9 @@ type conn struct {
 	// sniff, while a listing runs, sees its data connection's bytes (see
 	// listingSniffer); set and cleared by the connection's owner.
 	sniff *listingSniffer
+	// openData dials a data connection as the library's transfers do (for
+	// a spare; see spare.go).
+	openData func(addr string) net.Conn
 
 	// interrupted is set when an operation's context ended while it used the
 	// connection: the socket was closed under it, so it is never lent again.

@@ -53,6 +53,7 @@ func (d *dialer) dial(ctx context.Context) (*conn, error) {
 	}
 	c := &conn{}
 	netDialer := &net.Dialer{Timeout: d.cfg.Timeout, KeepAlive: 30 * time.Second}
+	c.openData = func(addr string) net.Conn { return d.dialData(netDialer, "tcp", addr, dataTLS) }
 	first := true
 	dialFunc := func(network, address string) (net.Conn, error) {
 		if !first {

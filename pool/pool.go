@@ -48,6 +48,7 @@ type Pool struct {
 	unresponsive atomic.Bool
 	budget       time.Duration // min(timeout, unresponsiveBudget); tests shorten it
 	regrowAfter  time.Duration // regrowAfter; tests shorten it
+	spares       spareSlot     // a data connection opened ahead (spare.go)
 }
 
 // regrowAfter is how long the pool keeps to the size a server imposed (421
@@ -92,6 +93,7 @@ func (p *Pool) Check(ctx context.Context, dir string) error {
 // operations fail with ErrClosed. A dial still in progress closes its
 // connection when it completes.
 func (p *Pool) Close() error {
+	p.closeSpare()
 	p.mu.Lock()
 	p.closed = true
 	idle := p.idle
