@@ -47,7 +47,7 @@ type spareSlot struct {
 	s         *spare
 	preparing bool
 	ready     chan struct{} // closed when the preparation under way ends
-	off       bool // the server refused EPSV: no spares on this pool
+	off       bool          // the server refused EPSV: no spares on this pool
 }
 
 // errSpare: the spare could not serve the piece; the Reader path retries it.
