@@ -13,4 +13,5 @@ type Metrics struct {
 	Retries      atomic.Int64 // operations retried on a fresh connection
 	Evictions    atomic.Int64 // idle read streams closed to free a connection
 	Resumes      atomic.Int64 // read streams resumed at their offset after a failure
+	SparePieces  atomic.Int64 // pieces read on a spare data connection (spare.go)
 }

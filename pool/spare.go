@@ -149,6 +149,7 @@ func (p *Pool) readOnSpare(ctx context.Context, s *spare, path string, buf []byt
 		return 0, replyError("RETR", path, retrErr)
 	}
 	p.noteAnswered()
+	p.Metrics.SparePieces.Add(1)
 	halt := context.AfterFunc(ctx, func() { _ = s.data.SetDeadline(time.Now()) })
 	n, rerr := io.ReadFull(s.data, buf)
 	halt()
