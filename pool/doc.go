@@ -16,6 +16,9 @@
 // conn has one owner at a time (the goroutine it is lent to), and only
 // that owner talks on it, between whole command/reply exchanges.
 //
-// Lock order: Reader.mu before Pool.mu. Pool.mu is never held across network
-// I/O; a Reader's mu is (it serialises that reader's stream).
+// Lock order: Reader.mu before Pool.mu, and Pool.mu and spareSlot.mu are
+// never held together (spare.go takes one, lets go, then the other).
+// Pool.mu and spareSlot.mu are never held across network I/O; a Reader's
+// mu is (it serialises that reader's stream). A spare's connection is lent
+// like any other: the goroutine holding the spare owns it.
 package pool

@@ -40,7 +40,7 @@ type spare struct {
 	made time.Time
 }
 
-// spareSlot holds the pool's one spare, under mu (taken after Pool.mu, never
+// spareSlot holds the pool's one spare, under mu (never held with Pool.mu, nor
 // around network I/O).
 type spareSlot struct {
 	mu        sync.Mutex
