@@ -66,7 +66,7 @@ func (p *Pool) ReadPiece(ctx context.Context, path string, buf []byte, off, size
 	s := p.takeSpare(ctx)
 	p.refillSpare() // for the next piece, while this one is read
 	if s != nil {
-		n, err := p.readOnSpare(ctx, s, path, buf, off)
+		n, err := p.readOnSpare(ctx, s, path, buf, off, size)
 		if !errors.Is(err, errSpare) {
 			return n, err
 		}
@@ -108,7 +108,7 @@ func (p *Pool) takeSpare(ctx context.Context) *spare {
 // readOnSpare sends REST and RETR at once on s and reads buf from its data
 // connection. Failures of the spare itself (not the server's answer about
 // the file) come back wrapping errSpare.
-func (p *Pool) readOnSpare(ctx context.Context, s *spare, path string, buf []byte, off int64) (int, error) {
+func (p *Pool) readOnSpare(ctx context.Context, s *spare, path string, buf []byte, off, size int64) (int, error) {
 	tp, err := libraryConn(s.c.sc)
 	if err != nil || tp.R.Buffered() > 0 {
 		p.dropSpare(s)
@@ -141,11 +141,16 @@ func (p *Pool) readOnSpare(ctx context.Context, s *spare, path string, buf []byt
 		return 0, fmt.Errorf("%w: REST: %v", errSpare, restErr)
 	}
 	if retrErr != nil {
-		// The server's verdict on the file (550 and the like): the control
-		// connection is in step.
+		// The control connection is in step. 425 and 426 are about the
+		// data connection (a server may give up on one left waiting):
+		// the Reader path tries again; anything else (550 and the like)
+		// is the server's verdict on the file.
 		_ = s.data.Close()
 		p.noteAnswered()
 		p.put(s.c, false)
+		if code := replyCode(retrErr); code == 425 || code == 426 {
+			return 0, fmt.Errorf("%w: RETR: %v", errSpare, retrErr)
+		}
 		return 0, replyError("RETR", path, retrErr)
 	}
 	p.noteAnswered()
@@ -166,6 +171,11 @@ func (p *Pool) readOnSpare(ctx context.Context, s *spare, path string, buf []byt
 		p.put(s.c, !usable || ferr != nil && !isReply(ferr))
 		if ferr != nil || !usable {
 			return n, fmt.Errorf("%w: %v", errSpare, ferr)
+		}
+		if size >= 0 && off+int64(n) < size {
+			// Ended before the listed size: a cut the server took for
+			// the end, or a shorter file; the Reader tells them apart.
+			return n, fmt.Errorf("%w: transfer ended at %d of %d", errSpare, off+int64(n), size)
 		}
 		return n, io.EOF
 	default:
@@ -243,6 +253,11 @@ func (p *Pool) refillSpare() {
 			p.spares.off = p.spares.off || isReply(err)
 			p.spares.mu.Unlock()
 			p.log.Debug("no spare data connection", "err", err)
+			return
+		}
+		if p.spares.off { // the pool closed meanwhile
+			p.spares.mu.Unlock()
+			p.dropSpare(s)
 			return
 		}
 		old := p.spares.s

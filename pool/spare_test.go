@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/ftpsfs/ftpsfs/e2e/testserver"
 )
@@ -85,5 +86,40 @@ func TestEPSVPort(t *testing.T) {
 		if want == 0 && err == nil || want != 0 && (err != nil || got != want) {
 			t.Errorf("epsvPort(%q) = %d, %v; want %d", msg, got, err, want)
 		}
+	}
+}
+
+// TestReadPieceSpareDied: a spare whose data connection died while it
+// waited still gives the right bytes (the piece is read on a fresh stream).
+func TestReadPieceSpareDied(t *testing.T) {
+	srv, files := startServer(t, testserver.EmbeddedOptions{})
+	p := newPool(t, srv, func(c *Config) { c.MaxConns = 8 })
+	data := files["big.bin"]
+	read := func(off int64) {
+		t.Helper()
+		buf := make([]byte, 8192)
+		if got, err := p.ReadPiece(ctxT(t), "/big.bin", buf, off, int64(len(data))); err != nil || !bytes.Equal(buf[:got], data[off:off+8192]) {
+			t.Fatalf("piece at %d: %d bytes, %v, or wrong bytes", off, got, err)
+		}
+	}
+	read(1 << 20) // prepares a spare
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		p.spares.mu.Lock()
+		s := p.spares.s
+		p.spares.mu.Unlock()
+		if s != nil {
+			_ = s.data.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no spare was prepared")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	read(2 << 20)
+	read(100)
+	if _, err := p.List(ctxT(t), "/dir"); err != nil {
+		t.Fatalf("listing after the dead spare: %v", err)
 	}
 }
