@@ -43,7 +43,7 @@ func TestRandomReadsThroughMount(t *testing.T) {
 			if retr := strings.Count(s.Log(), "RETR ") - before; retr > n {
 				t.Errorf("%d random reads cost %d RETR", n, retr)
 			}
-			for _, bad := range []string{"level=ERROR", "level=WARN"} {
+			for _, bad := range []string{"level=ERROR", "level=WARN", "DATA RACE"} {
 				if strings.Contains(m.logs.String(), bad) {
 					t.Errorf("the mount logged %s:\n%s", bad, tail(m.logs.String(), 20))
 				}
