@@ -70,7 +70,7 @@ func (p *Pool) ReadPiece(ctx context.Context, path string, buf []byte, off, size
 		if !errors.Is(err, errSpare) {
 			return n, err
 		}
-		p.log.Debug("spare data connection failed; reading on a fresh stream", "path", path, "offset", off)
+		p.log.Debug("spare data connection failed; reading on a fresh stream", "path", path, "offset", off, "err", err)
 	}
 	r := p.OpenReader(path)
 	if size >= 0 {
