@@ -15,7 +15,11 @@ type BlockKey struct {
 	// Version is the file's identity at fetch time (e.g. size+mtime), so a
 	// changed file gets new keys and stale blocks simply age out.
 	Version string
-	Index   int64 // block number
+	Index   int64 // block number; for a piece, its first byte
+	// Piece is the length of a piece: a range fetched on its own, not a
+	// whole block, for a read outside any sequential run. It keeps the two
+	// kinds apart: a piece is never served as a block. 0 for a block.
+	Piece int64
 }
 
 // Blocks is an LRU of file blocks bounded in bytes, with single-flight

@@ -288,8 +288,8 @@ func TestBlocksFillPanic(t *testing.T) {
 func TestBlocksInvalidatePath(t *testing.T) {
 	b := NewBlocks(1 << 20)
 	keys := []BlockKey{
-		{"/a", "v1", 0}, {"/a", "v1", 1}, {"/a", "v2", 0},
-		{"/ab", "v1", 0}, {"/b", "v1", 0}, {"/a/x", "v1", 0},
+		{"/a", "v1", 0, 0}, {"/a", "v1", 1, 0}, {"/a", "v2", 0, 0}, {"/a", "v1", 4096, 65536}, // a piece too
+		{"/ab", "v1", 0, 0}, {"/b", "v1", 0, 0}, {"/a/x", "v1", 0, 0},
 	}
 	for _, k := range keys {
 		b.Add(k, make([]byte, 10))
@@ -297,7 +297,7 @@ func TestBlocksInvalidatePath(t *testing.T) {
 	b.InvalidatePath("/a")
 	for i, k := range keys {
 		_, ok := b.Peek(k)
-		if want := i >= 3; ok != want {
+		if want := i >= 4; ok != want {
 			t.Errorf("%+v held = %v, want %v", k, ok, want)
 		}
 	}

@@ -2,11 +2,14 @@ package fusefs
 
 import (
 	"context"
+	"io/fs"
 	"path"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/ftpsfs/ftpsfs/cache"
 )
 
 // dirNode is a remote directory (also the mount root).
@@ -37,7 +40,12 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	if !ok {
 		return nil, syscall.ENOENT
 	}
-	p := path.Join(dir, name)
+	return d.child(ctx, path.Join(dir, name), name, fi, out), 0
+}
+
+// child describes the entry fi, at p, to the kernel and returns its inode,
+// creating it on first sight.
+func (d *dirNode) child(ctx context.Context, p, name string, fi fs.FileInfo, out *fuse.EntryOut) *gofs.Inode {
 	d.fsys.fillAttr(p, fi, &out.Attr)
 	typ := fileType(fi)
 	if ch := d.GetChild(name); ch != nil && ch.StableAttr().Mode == typ {
@@ -47,7 +55,7 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 				d.fsys.fillAttr(p, local, &out.Attr) // unsaved changes win
 			}
 		}
-		return ch, 0
+		return ch
 	}
 	var child gofs.InodeEmbedder
 	switch typ {
@@ -58,17 +66,27 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	default:
 		child = &fileNode{fsys: d.fsys, info: fi}
 	}
-	return d.NewInode(ctx, child, gofs.StableAttr{Mode: typ, Ino: out.Attr.Ino}), 0
+	return d.NewInode(ctx, child, gofs.StableAttr{Mode: typ, Ino: out.Attr.Ino})
 }
 
 // Readdir lists from the same cached listing Lookup uses.
 func (d *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	_, _, entries, errno := d.readdir(ctx)
+	if errno != 0 {
+		return nil, errno
+	}
+	return gofs.NewListDirStream(entries), 0
+}
+
+// readdir returns the directory's path, its listing and the entries to
+// show, "." and ".." first.
+func (d *dirNode) readdir(ctx context.Context) (string, *cache.Listing, []fuse.DirEntry, syscall.Errno) {
 	ctx, cancel := d.fsys.opContext(ctx)
 	defer cancel()
 	dir := d.fsys.remotePath(&d.Inode)
 	l, err := d.fsys.listing(ctx, dir)
 	if err != nil {
-		return nil, toErrno(d.fsys.log, "readdir", dir, err)
+		return dir, nil, nil, toErrno(d.fsys.log, "readdir", dir, err)
 	}
 	entries := make([]fuse.DirEntry, 0, len(l.Names)+2)
 	// The kernel does not add "." and ".."; ls -a and some programs expect them.
@@ -83,7 +101,7 @@ func (d *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 		typ := fileType(fi)
 		entries = append(entries, fuse.DirEntry{Name: name, Mode: typ, Ino: inodeNumber(path.Join(dir, name), typ)})
 	}
-	return gofs.NewListDirStream(entries), 0
+	return dir, l, entries, 0
 }
 
 func (d *dirNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {

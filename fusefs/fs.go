@@ -48,6 +48,7 @@ type FS struct {
 	// chmodRefused: the server refused SITE CHMOD once; uploads stop asking.
 	chmodRefused, modeWarned atomic.Bool
 	space                    freeSpace
+	pieces                   pieceIndex // cached ranges of isolated reads
 }
 
 // New builds the tree; Root() is handed to go-fuse.

@@ -37,6 +37,7 @@ type handle struct {
 	fillMu sync.Mutex  // one fill at a time on this handle's stream
 	own    blockStream // the handle's stream, under fillMu
 	ra     *readAhead
+	pieces pieceState // isolated reads: see pieces.go
 }
 
 var (
@@ -85,6 +86,9 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 	ctx, cancel := h.fsys.opContext(ctx)
 	defer cancel()
 	end := min(off+int64(len(dest)), h.size)
+	if res, ok, errno := h.readIsolated(ctx, off, end); ok {
+		return res, errno
+	}
 	bs := int64(h.fsys.cfg.BlockSize)
 	// The reply is written to the kernel straight from the cached blocks
 	// (writev), without copying them into dest: blocks are never modified.

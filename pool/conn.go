@@ -21,6 +21,9 @@ type conn struct {
 	sniff *listingSniffer
 	// maxListing caps one listing (Config.MaxListing).
 	maxListing int
+	// openData dials a data connection as the library's transfers do (for
+	// a spare; see spare.go).
+	openData func(addr string) net.Conn
 
 	// sockets are what interrupt closes, from any goroutine: the TCP control
 	// connection (to drop a broken session without talking to it) and the
@@ -116,4 +119,11 @@ func (c *conn) drop() {
 	if c.sc != nil {
 		_ = c.sc.Quit()
 	}
+}
+
+// rawConn is the control connection's socket, or nil before it is dialled.
+func (c *conn) rawConn() net.Conn {
+	c.sockets.Lock()
+	defer c.sockets.Unlock()
+	return c.sockets.raw
 }

@@ -78,8 +78,14 @@ func (d *dialer) login(ctx context.Context, c *conn) (*ftp.ServerConn, error) {
 		ctrlTLS.ClientSessionCache = tls.NewLRUClientSessionCache(1)
 		dataTLS = d.base.Clone()
 		dataTLS.ClientSessionCache = readOnlySessionCache{ctrlTLS.ClientSessionCache}
+		preferControlCurve(ctrlTLS, dataTLS)
 	}
 	netDialer := &net.Dialer{Timeout: d.cfg.Timeout, KeepAlive: 30 * time.Second}
+	c.openData = func(addr string) net.Conn {
+		dc, sock := d.dialData(netDialer, "tcp", addr, dataTLS)
+		c.setData(sock) // an interrupt closes a spare's data connection too
+		return dc
+	}
 	first := true
 	dialFunc := func(network, address string) (net.Conn, error) {
 		if !first {
@@ -162,7 +168,7 @@ func (d *dialer) dialData(nd *net.Dialer, network, address string, dataTLS *tls.
 	if dataTLS == nil {
 		return nc, sock
 	}
-	tc := &dataConn{Conn: tls.Client(nc, dataTLS), timeout: d.cfg.Timeout, onResume: d.noteResume}
+	tc := &dataConn{Conn: tls.Client(nc, dataTLS), timeout: d.cfg.Timeout, onTLS: d.noteHandshake}
 	go func() { _ = tc.Handshake() }()
 	return tc, sock
 }
@@ -176,11 +182,14 @@ func (d *dialer) noteRTT(rtt time.Duration) {
 	}
 }
 
-func (d *dialer) noteResume(resumed bool) {
-	if !resumed {
+func (d *dialer) noteHandshake(st tls.ConnectionState) {
+	if !st.DidResume {
 		d.metrics.ResumeMisses.Add(1)
 	}
-	d.cfg.Logger.Debug("data connection", "server", d.addr, "tls_resumed", resumed)
+	if st.HelloRetryRequest {
+		d.metrics.HelloRetries.Add(1)
+	}
+	d.cfg.Logger.Debug("data connection", "server", d.addr, "tls_resumed", st.DidResume, "hello_retry", st.HelloRetryRequest)
 }
 
 // explainDial turns connect and greeting failures into one-line reasons.

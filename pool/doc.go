@@ -26,7 +26,10 @@
 // connections serve slow listings; a listing that turns slow beyond that
 // is cut and waits for a slot holding no connection, then starts again.
 //
-// Lock order: Reader.mu before Pool.mu; listingWatch.mu before Pool.mu.
+// Lock order: Reader.mu before Pool.mu; listingWatch.mu before Pool.mu;
+// Pool.mu and spareSlot.mu are never held together (spare.go takes one,
+// lets go, then the other), nor across network I/O. A spare's connection
+// is lent like any other: the goroutine holding the spare owns it.
 // Pool.mu is never held across network I/O; a Reader's mu is (it serialises
 // that reader's stream). listingWatch.mu is held while the watch closes a
 // listing's sockets (conn.interrupt, which does not wait for the network),

@@ -50,7 +50,7 @@ type dataConn struct {
 	timeout  time.Duration
 	wrote    bool
 	checked  atomic.Bool
-	onResume func(resumed bool)
+	onTLS    func(tls.ConnectionState)
 	once     sync.Once
 	closeErr error
 }
@@ -76,12 +76,12 @@ func (c *dataConn) Handshake() error {
 }
 
 func (c *dataConn) report() {
-	if c.checked.Load() || c.onResume == nil {
+	if c.checked.Load() || c.onTLS == nil {
 		return
 	}
 	st := c.Conn.ConnectionState()
 	if st.HandshakeComplete && c.checked.CompareAndSwap(false, true) {
-		c.onResume(st.DidResume)
+		c.onTLS(st)
 	}
 }
 

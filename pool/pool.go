@@ -52,6 +52,7 @@ type Pool struct {
 	budget       time.Duration // min(timeout, unresponsiveBudget); tests shorten it
 	regrowAfter  time.Duration // regrowAfter; tests shorten it
 	slowAfter    time.Duration // slowListingAfter; tests shorten it
+	spares       spareSlot     // a data connection opened ahead (spare.go)
 }
 
 // regrowAfter is how long the pool keeps to the size a server imposed (421
@@ -96,6 +97,7 @@ func (p *Pool) Check(ctx context.Context, dir string) error {
 // operations fail with ErrClosed. A dial still in progress closes its
 // connection when it completes.
 func (p *Pool) Close() error {
+	p.closeSpare()
 	p.mu.Lock()
 	p.closed = true
 	idle := p.idle

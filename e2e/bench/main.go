@@ -28,6 +28,7 @@ type config struct {
 	letters     map[string]bool
 	servers     []string
 	rclone      bool
+	direct      bool // curl and lftp are measured too
 	quick       bool
 	out         string
 	ftpsfs      string
@@ -71,6 +72,7 @@ func parseFlags(args []string) (*config, error) {
 	scen := fs.String("scenarios", "a,b,c,d,e,f,g", "scenarios to run: a read, b ls -l, c find+stat, d small files, e random reads, f write, g peak RSS (during a and d)")
 	servers := fs.String("servers", "vsftpd,embedded", "servers to start")
 	peers := fs.String("peers", "rclone", `other filesystems to compare with: "rclone", or "none"`)
+	direct := fs.Bool("direct", true, "also measure the direct clients curl and lftp (-direct=false: ftpsfs and -peers only)")
 	quick := fs.Bool("quick", false, "small sizes (64 MiB file, 2,000 entries, 100 files…) for a fast sanity run")
 	out := fs.String("out", "", "also write the results as markdown to this file (default /tmp/ftpsfs-bench-results.md)")
 	bin := fs.String("ftpsfs", "bin/ftpsfs", "the ftpsfs binary to mount with (make bench builds it)")
@@ -84,7 +86,7 @@ func parseFlags(args []string) (*config, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	cfg := &config{runs: *runs, quick: *quick, out: *out, ftpsfs: *bin, timeout: *timeout,
+	cfg := &config{runs: *runs, direct: *direct, quick: *quick, out: *out, ftpsfs: *bin, timeout: *timeout,
 		stepTimeout: *stepTimeout, slow: *slow, letters: map[string]bool{}}
 	if cfg.runs < 1 {
 		return nil, errors.New("-runs must be at least 1")
@@ -163,7 +165,10 @@ func run(ctx context.Context, cfg *config) error {
 	removeStaleNamespaces()
 
 	b := &bench{cfg: cfg, res: &results{cells: map[key]*cell{}}}
-	b.clients = []client{{Name: cFtpsfs, mounter: ftpsfsMounter{bin: bin, opts: cfg.ftpsfsOpts}}, {Name: cCurl}, {Name: cLftp}}
+	b.clients = []client{{Name: cFtpsfs, mounter: ftpsfsMounter{bin: bin, opts: cfg.ftpsfsOpts}}}
+	if cfg.direct {
+		b.clients = append(b.clients, client{Name: cCurl}, client{Name: cLftp})
+	}
 	if cfg.rclone {
 		b.clients = append(b.clients, client{Name: cRclone, mounter: &rcloneMounter{}})
 	}

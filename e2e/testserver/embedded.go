@@ -33,6 +33,7 @@ type EmbeddedOptions struct {
 	ClientCAs    *x509.CertPool // when set, client certificates are required and verified
 	MinTLS       uint16         // default TLS 1.2
 	MaxTLS       uint16         // default: Go's maximum (TLS 1.3)
+	Curves       []tls.CurveID  // key exchanges accepted; default Go's (vsftpd accepts P-256 only)
 	Logger       *slog.Logger   // nil → discard
 	Listen       string         // control address, default "127.0.0.1:0"
 	Passive      *PassiveRange  // fixed passive ports (for a proxy in front); default: any free port

@@ -15,6 +15,8 @@ func (e *Embedded) makeTLSConfig() *tls.Config {
 		Certificates: []tls.Certificate{e.Opts.Cert.TLS},
 		MinVersion:   e.Opts.MinTLS,
 		MaxVersion:   e.Opts.MaxTLS,
+		// Go's server ignores the order but honours the set.
+		CurvePreferences: e.Opts.Curves,
 	}
 	if e.Opts.ClientCAs != nil {
 		base.ClientCAs = e.Opts.ClientCAs
