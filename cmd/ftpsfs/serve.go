@@ -55,7 +55,11 @@ func serve(mountPoint string, cfg *mountopts.Config, stderr io.Writer) (int, err
 	}
 
 	limitMemory(cfg.CacheSize)
-	dirs, blocks := cache.NewDirs(cfg.DirCacheTTL, 10000, nil), cache.NewBlocks(cfg.CacheSize)
+	dirs, blocks := cache.NewDirs(cfg.DirCacheTTL, maxListings, nil), cache.NewBlocks(cfg.CacheSize)
+	// Expired listings are freed on a timer, not only when asked for again.
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	defer stopSweep()
+	dirs.SweepEvery(sweepCtx, cache.SweepInterval(cfg.DirCacheTTL))
 	var observer fusefs.Observer
 	if m != nil {
 		m.watch(p, dirs, blocks)
