@@ -2,11 +2,14 @@ package fusefs
 
 import (
 	"context"
+	"io/fs"
 	"path"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/ftpsfs/ftpsfs/cache"
 )
 
 // dirNode is a remote directory (also the mount root).
@@ -38,6 +41,12 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	if !ok {
 		return nil, syscall.ENOENT
 	}
+	return d.child(ctx, dir, name, fi, out), 0
+}
+
+// child is the inode for the entry fi of name, reusing the one the kernel
+// knows when its type has not changed.
+func (d *dirNode) child(ctx context.Context, dir, name string, fi fs.FileInfo, out *fuse.EntryOut) *gofs.Inode {
 	p := path.Join(dir, name)
 	d.fsys.fillAttr(p, fi, &out.Attr)
 	typ := fileType(fi)
@@ -48,7 +57,7 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 				d.fsys.fillAttr(p, local, &out.Attr) // unsaved changes win
 			}
 		}
-		return ch, 0
+		return ch
 	}
 	var child gofs.InodeEmbedder
 	switch typ {
@@ -59,17 +68,27 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	default:
 		child = &fileNode{fsys: d.fsys, info: fi}
 	}
-	return d.NewInode(ctx, child, gofs.StableAttr{Mode: typ, Ino: out.Attr.Ino}), 0
+	return d.NewInode(ctx, child, gofs.StableAttr{Mode: typ, Ino: out.Attr.Ino})
 }
 
 // Readdir lists from the same cached listing Lookup uses.
 func (d *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	_, entries, errno := d.readListing(ctx)
+	if errno != 0 {
+		return nil, errno
+	}
+	return gofs.NewListDirStream(entries), 0
+}
+
+// readListing fetches the directory's listing and its entries as readdir
+// shows them.
+func (d *dirNode) readListing(ctx context.Context) (*cache.Listing, []fuse.DirEntry, syscall.Errno) {
 	ctx, cancel := d.fsys.opContext(ctx)
 	defer cancel()
 	dir := d.fsys.remotePath(&d.Inode)
 	l, err := d.fsys.listing(ctx, dir)
 	if err != nil {
-		return nil, toErrno(d.fsys.log, "readdir", dir, err)
+		return nil, nil, toErrno(d.fsys.log, "readdir", dir, err)
 	}
 	entries := make([]fuse.DirEntry, 0, len(l.Names)+2)
 	// The kernel does not add "." and ".."; ls -a and some programs expect them.
@@ -84,7 +103,7 @@ func (d *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 		typ := fileType(fi)
 		entries = append(entries, fuse.DirEntry{Name: name, Mode: typ, Ino: inodeNumber(path.Join(dir, name), typ)})
 	}
-	return gofs.NewListDirStream(entries), 0
+	return l, entries, 0
 }
 
 func (d *dirNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
