@@ -1,0 +1,136 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ftpsfs/ftpsfs/e2e/testserver"
+)
+
+// The tests here are the README's promise that a slow or endless server
+// costs bounded time and memory (issue: bounded in time and memory).
+
+// TestEndlessListingStops: a listing that never ends fails at timeout=,
+// and then the work stops: the process's memory stops growing within a
+// second, and the server sees the data connection end.
+func TestEndlessListingStops(t *testing.T) {
+	// 1 KB names at most 20,000 a second (20 MB/s): 50 s of listing.
+	b := startBounded(t, map[string]testserver.Synthetic{
+		"/endless": {Entries: 1_000_000, NameLen: 1000, Delay: 50 * time.Microsecond},
+	}, "timeout=2s")
+	base := b.settle(t)
+	pid := b.m.cmd.Process.Pid
+	r := runFor(30*time.Second, "ls", filepath.Join(b.m.Dir, "endless"))
+	if r.err == nil || !strings.Contains(r.out, "Connection timed out") {
+		t.Fatalf("ls of an endless listing: %v; want ETIMEDOUT", r)
+	}
+	if r.took > 3*time.Second {
+		t.Errorf("ls of an endless listing failed %v after it began; timeout=2s", r.took)
+	}
+	time.Sleep(time.Second)
+	settled, err := readRSS(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	peak := peakRSS(pid, stop)
+	time.Sleep(2 * time.Second)
+	close(stop)
+	// 8 MiB is allocator noise; the listing arrived at 20 MB/s.
+	if grew := <-peak - settled; grew > 8<<10 {
+		t.Errorf("RSS grew by %d KiB in the 2 s after the listing had failed for a second", grew)
+	}
+	if got := b.srv.Listings("/endless"); got != 1 {
+		t.Errorf("%d listings of /endless sent, want 1", got)
+	}
+	b.backToBase(t, base)
+}
+
+// TestDrippingListingsSpareTheMount: eight directories whose listings send
+// a line a second time out, while a read, a listing and a write elsewhere
+// succeed; afterwards the mount is back to its baseline.
+func TestDrippingListingsSpareTheMount(t *testing.T) {
+	listings := map[string]testserver.Synthetic{}
+	for i := range 8 {
+		listings[fmt.Sprintf("/drip%d", i)] = testserver.Synthetic{Entries: 100, Delay: time.Second}
+	}
+	b := startBounded(t, listings, "timeout=2s")
+	base := b.settle(t)
+	var slow []<-chan result
+	for i := range 8 {
+		slow = append(slow, async(30*time.Second, "ls", filepath.Join(b.m.Dir, fmt.Sprintf("drip%d", i))))
+	}
+	time.Sleep(300 * time.Millisecond) // all eight are waiting on their listings
+	read := async(20*time.Second, "cat", filepath.Join(b.m.Dir, "hello.txt"))
+	list := async(20*time.Second, "ls", filepath.Join(b.m.Dir, "tree"))
+	write := async(20*time.Second, "sh", "-c", "echo written > "+filepath.Join(b.m.Dir, "new.txt"))
+	if r := <-read; r.err != nil || r.out != "hello\n" {
+		t.Errorf("read beside eight dripping listings: %v", r)
+	}
+	if r := <-list; r.err != nil || strings.TrimSpace(r.out) != "a.txt" {
+		t.Errorf("listing beside eight dripping listings: %v", r)
+	}
+	if r := <-write; r.err != nil {
+		t.Errorf("write beside eight dripping listings: %v", r)
+	}
+	for i, ch := range slow {
+		if r := <-ch; r.err == nil || !strings.Contains(r.out, "Connection timed out") {
+			t.Errorf("ls drip%d: %v; want ETIMEDOUT", i, r)
+		}
+	}
+	if got, err := os.ReadFile(filepath.Join(b.srv.Opts.Root, "new.txt")); err != nil || string(got) != "written\n" {
+		t.Errorf("the server has new.txt = %q, %v", got, err)
+	}
+	b.backToBase(t, base)
+}
+
+// TestSlowListingFetchedOnce: a 2,000-entry listing that takes longer than
+// dir_cache_ttl is fetched once, and `ls -l` of it finishes.
+func TestSlowListingFetchedOnce(t *testing.T) {
+	// 2,000 entries in 2.5 s, against a TTL of 2 s.
+	b := startBounded(t, map[string]testserver.Synthetic{
+		"/slow": {Entries: 2000, Delay: 1250 * time.Microsecond},
+	}, "timeout=5s", "dir_cache_ttl=2s")
+	base := b.settle(t)
+	r := runFor(20*time.Second, "ls", "-l", filepath.Join(b.m.Dir, "slow"))
+	if r.err != nil {
+		t.Fatalf("ls -l of a listing slower than dir_cache_ttl: %v", tail(r.out, 5))
+	}
+	if n := strings.Count(r.out, "\n"); n != 2001 { // and the "total" line
+		t.Errorf("ls -l printed %d lines, want 2001", n)
+	}
+	if got := b.srv.Listings("/slow"); got != 1 {
+		t.Errorf("%d listings of /slow sent, want 1", got)
+	}
+	b.backToBase(t, base)
+}
+
+// TestMLSDCurrentAndParentNotChildren: MLSD entries of type cdir and pdir
+// name the directory itself and its parent, even with a relative name:
+// they never show up as subdirectories.
+func TestMLSDCurrentAndParentNotChildren(t *testing.T) {
+	const modify = "Modify=20250102030405;"
+	b := startBounded(t, map[string]testserver.Synthetic{
+		"/facts": {Names: []string{
+			// Each name ends its own line and injects a whole one after it.
+			"plain.txt\r\nType=cdir;" + modify + " sub",
+			"other.txt\r\nType=pdir;" + modify + " up",
+		}},
+	})
+	r := runFor(20*time.Second, "ls", "-a", filepath.Join(b.m.Dir, "facts"))
+	if r.err != nil {
+		t.Fatalf("ls: %v", r)
+	}
+	if got := strings.Fields(r.out); strings.Join(got, " ") != ". .. other.txt plain.txt" {
+		t.Errorf("ls -a shows %q, want . .. other.txt plain.txt", got)
+	}
+	for _, name := range []string{"sub", "up"} {
+		if _, err := os.Stat(filepath.Join(b.m.Dir, "facts", name)); !os.IsNotExist(err) {
+			t.Errorf("stat facts/%s: %v, want ENOENT", name, err)
+		}
+	}
+}
