@@ -48,6 +48,10 @@ const (
 	defaultEntryTimeout = time.Second
 	defaultDirCacheTTL  = 30 * time.Second
 	defaultCacheSize    = 256 << 20
+	// DefaultMaxListing bounds one directory listing: about 1 KiB of memory
+	// per entry while it is read (some 250 MB at most), where directories
+	// people keep rarely reach 100,000 entries.
+	DefaultMaxListing = 250_000
 )
 
 // Config is everything the command needs to mount, fully defaulted and validated.
@@ -84,6 +88,7 @@ type Config struct {
 
 	// cache
 	DirCacheTTL time.Duration // 0 disables the listing cache
+	MaxListing  int           // entries one directory listing may have
 	CacheSize   int64         // block cache bytes
 	SpoolDir    string        // "" lets the writer pick os.TempDir()
 
@@ -109,6 +114,7 @@ func defaultConfig() *Config {
 		EntryTimeout: defaultEntryTimeout,
 		DirCacheTTL:  defaultDirCacheTTL,
 		CacheSize:    defaultCacheSize,
+		MaxListing:   DefaultMaxListing,
 	}
 }
 

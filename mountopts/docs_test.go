@@ -27,7 +27,7 @@ func TestDocs(t *testing.T) {
 	// Every name the spec promises is documented and parses; x-* is a pattern.
 	names := []string{"password_file", "tls", "cafile", "fingerprint", "insecure", "client_cert", "client_key",
 		"tls_min", "tls_max", "ro", "rw", "allow_other", "default_permissions", "uid", "gid", "umask",
-		"connections", "dir_cache_ttl", "attr_timeout", "entry_timeout", "cache_size", "timeout", "debug",
+		"connections", "dir_cache_ttl", "max_listing", "attr_timeout", "entry_timeout", "cache_size", "timeout", "debug",
 		"foreground", "log_file", "spool_dir", "metrics", "nosuid", "noatime", "_netdev", "x-*"}
 	for _, n := range names {
 		if !seen[n] {
@@ -75,6 +75,7 @@ func TestDocDefaultsMatchConfig(t *testing.T) {
 		"attr_timeout":  c.AttrTimeout.String(),
 		"entry_timeout": c.EntryTimeout.String(),
 		"cache_size":    formatSize(c.CacheSize),
+		"max_listing":   strconv.Itoa(c.MaxListing),
 		"tls_min":       tlsVersionName(c.TLSMin),
 		"tls_max":       tlsVersionName(c.TLSMax),
 	}

@@ -128,6 +128,12 @@ var table = []option{
 	{name: "dir_cache_ttl", arg: "DURATION", def: "30s", group: "cache",
 		help:  "how long directory listings are reused; 0 disables the listing cache",
 		value: durationSetter(func(c *Config) *time.Duration { return &c.DirCacheTTL })},
+	{name: "max_listing", arg: "N", def: "250000", group: "cache",
+		help: "most entries one directory may list (about 1 KiB of memory each while listed); a larger directory fails with EFBIG",
+		value: func(st *state, v string) (err error) {
+			st.cfg.MaxListing, err = parseIntRange(v, 1, 100_000_000)
+			return err
+		}},
 	{name: "attr_timeout", arg: "DURATION", def: "1s", group: "cache",
 		help:  "how long the kernel caches file attributes",
 		value: durationSetter(func(c *Config) *time.Duration { return &c.AttrTimeout })},

@@ -38,9 +38,13 @@ type Config struct {
 	TLS      TLSOptions
 	// MaxConns bounds the control connections held at once.
 	MaxConns int
-	// Timeout bounds every network read or write, the connect, and the
-	// wait for a free connection.
+	// Timeout bounds every network read or write, each whole login (from
+	// the connect to the last reply), and the wait for a free connection.
 	Timeout time.Duration
+	// MaxListing caps the entries of one directory listing (max_listing=);
+	// 0 means DefaultMaxListing. A larger listing fails with
+	// ErrListingTooLarge, cut while it arrives.
+	MaxListing int
 	// IdleCheck is how long a connection may sit idle before it is checked
 	// with NOOP when it is lent again.
 	IdleCheck time.Duration
@@ -52,6 +56,13 @@ type Config struct {
 	OnOp func(op string, took time.Duration, err error)
 }
 
+// DefaultMaxListing is max_listing's default. A listing costs about 1 KiB
+// of memory per entry while it is read and converted (the library's
+// entries, the modes, the filesystem's copy), so this bounds one listing to
+// some 250 MB, while directories people keep (mail spools, camera dumps,
+// build caches) rarely reach 100,000 entries.
+const DefaultMaxListing = 250_000
+
 func (c *Config) withDefaults() Config {
 	out := *c
 	if out.MaxConns < 1 {
@@ -59,6 +70,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if out.Timeout <= 0 {
 		out.Timeout = 30 * time.Second
+	}
+	if out.MaxListing <= 0 {
+		out.MaxListing = DefaultMaxListing
 	}
 	if out.IdleCheck <= 0 {
 		out.IdleCheck = 15 * time.Second

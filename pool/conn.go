@@ -2,8 +2,8 @@ package pool
 
 import (
 	"context"
-	"errors"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -13,54 +13,95 @@ import (
 // conn is one logged-in control connection. One goroutine owns it at a time.
 type conn struct {
 	sc       *ftp.ServerConn
-	raw      net.Conn // the TCP connection, to drop a broken session without talking to it
 	lastUsed time.Time
 	mlsd     bool // the server lists with MLSD (precise times)
 	stream   bool // lent to a Reader
 	// sniff, while a listing runs, sees its data connection's bytes (see
 	// listingSniffer); set and cleared by the connection's owner.
 	sniff *listingSniffer
+	// maxListing caps one listing (Config.MaxListing).
+	maxListing int
 
+	// sockets are what interrupt closes, from any goroutine: the TCP control
+	// connection (to drop a broken session without talking to it) and the
+	// current data connection (closing the control connection does not stop
+	// the library reading a data stream that never ends).
+	sockets struct {
+		sync.Mutex
+		raw, data net.Conn
+	}
 	// interrupted is set when an operation's context ended while it used the
 	// connection: the socket was closed under it, so it is never lent again.
 	interrupted atomic.Bool
 }
 
-// bind watches ctx while c talks to the server. When ctx's deadline passes,
-// the control connection is closed under the operation, so that it ends now
-// instead of after another network timeout (in the middle of a command, the
-// connection could not be trusted afterwards anyway). A cancellation does
-// not cut the connection: go-fuse cancels on every FUSE INTERRUPT, which the
-// kernel sends for any signal (Go's preemption signal, SIGWINCH, SIGCHLD), and
-// an upload or a read aborted for that would fail with EINTR for nothing; the
-// operation goes on, bounded by timeout per network read or write. Either
-// way, stalled hears how long the server has been silent, so that a server
-// that does not answer is noticed (see Pool.opContext). The returned stop
-// must be called when the operation is over; it reports whether c is still
-// usable.
+// setRaw records the control connection's socket; one set after an
+// interrupt is closed at once.
+func (c *conn) setRaw(nc net.Conn) {
+	c.sockets.Lock()
+	c.sockets.raw = nc
+	c.sockets.Unlock()
+	if c.interrupted.Load() {
+		_ = nc.Close()
+	}
+}
+
+// setData records the data connection now open (the latest replaces the
+// last, which has been closed by then); one set after an interrupt is
+// closed at once.
+func (c *conn) setData(nc net.Conn) {
+	c.sockets.Lock()
+	c.sockets.data = nc
+	c.sockets.Unlock()
+	if c.interrupted.Load() {
+		_ = nc.Close()
+	}
+}
+
+// bind watches ctx while c talks to the server. When ctx ends (deadline or
+// cancellation), the control connection and the data connection are closed
+// under the operation, so that it ends now instead of after another network
+// timeout, or never, for a server that keeps sending (in the middle of a
+// command, the connection could not be trusted afterwards anyway). Callers
+// that must not stop for a stray signal pass a context without
+// cancellation: go-fuse cancels on every FUSE INTERRUPT, which the kernel
+// sends for any signal (Go's preemption signal, SIGWINCH, SIGCHLD), so
+// fusefs hands the pool context.WithoutCancel contexts with their own
+// deadline. stalled hears how long the server has been silent, so that a
+// server that does not answer is noticed (see Pool.opContext). The returned
+// stop must be called when the operation is over; it reports whether c is
+// still usable.
 func (c *conn) bind(ctx context.Context, stalled func(since time.Time)) (stop func() (usable bool)) {
 	if ctx.Done() == nil {
 		return func() bool { return !c.interrupted.Load() }
 	}
 	start := time.Now()
+	done := make(chan struct{})
 	unwatch := context.AfterFunc(ctx, func() {
+		defer close(done)
 		stalled(start)
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			c.interrupt()
-		}
+		c.interrupt()
 	})
 	return func() bool {
-		unwatch()
+		if !unwatch() {
+			<-done // it ran or is running: wait for the cut to be complete
+		}
 		return !c.interrupted.Load()
 	}
 }
 
-// interrupt closes the socket under whatever is using c; safe from any
+// interrupt closes the sockets under whatever is using c; safe from any
 // goroutine.
 func (c *conn) interrupt() {
 	c.interrupted.Store(true)
-	if c.raw != nil {
-		_ = c.raw.Close()
+	c.sockets.Lock()
+	raw, data := c.sockets.raw, c.sockets.data
+	c.sockets.Unlock()
+	if raw != nil {
+		_ = raw.Close()
+	}
+	if data != nil {
+		_ = data.Close()
 	}
 }
 
@@ -71,8 +112,8 @@ func (c *conn) close() {
 
 // drop cuts a connection that can no longer be trusted.
 func (c *conn) drop() {
-	if c.raw != nil {
-		_ = c.raw.Close()
+	c.interrupt()
+	if c.sc != nil {
+		_ = c.sc.Quit()
 	}
-	_ = c.sc.Quit()
 }

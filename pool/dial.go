@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/textproto"
+	"os"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -39,8 +40,36 @@ func newDialer(cfg Config, m *Metrics) (*dialer, error) {
 	return d, nil
 }
 
-// dial connects, secures and logs in one control connection.
+// dial connects, secures and logs in one control connection, all within
+// one timeout from now (a server that greets or answers a byte at a time
+// never trips the per-read timeout) and only while ctx lasts: either cuts
+// the connection under the login.
 func (d *dialer) dial(ctx context.Context) (*conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
+	defer cancel()
+	c := &conn{maxListing: d.cfg.MaxListing}
+	stop := c.bind(ctx, func(time.Time) {})
+	sc, err := d.login(ctx, c)
+	if !stop() {
+		if sc != nil {
+			_ = sc.Quit()
+		}
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, &DialError{Addr: d.addr, Err: fmt.Errorf("login not complete within timeout (%v): %w", d.cfg.Timeout, os.ErrDeadlineExceeded)}
+		}
+		return nil, &DialError{Addr: d.addr, Err: fmt.Errorf("login abandoned: %w", context.Cause(ctx))}
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.sc = sc
+	c.lastUsed = time.Now()
+	c.mlsd = sc.IsTimePreciseInList()
+	return c, nil
+}
+
+// login does dial's work on c; the caller watches ctx.
+func (d *dialer) login(ctx context.Context, c *conn) (*ftp.ServerConn, error) {
 	var ctrlTLS, dataTLS *tls.Config
 	if d.base != nil {
 		// Each control connection gets its own session cache: proftpd rejects
@@ -50,31 +79,29 @@ func (d *dialer) dial(ctx context.Context) (*conn, error) {
 		dataTLS = d.base.Clone()
 		dataTLS.ClientSessionCache = readOnlySessionCache{ctrlTLS.ClientSessionCache}
 	}
-	c := &conn{}
 	netDialer := &net.Dialer{Timeout: d.cfg.Timeout, KeepAlive: 30 * time.Second}
 	first := true
 	dialFunc := func(network, address string) (net.Conn, error) {
 		if !first {
-			dc := d.dialData(netDialer, network, address, dataTLS)
+			dc, sock := d.dialData(netDialer, network, address, dataTLS)
+			c.setData(sock)
 			if c.sniff != nil {
 				return &sniffConn{Conn: dc, sniff: c.sniff}, nil
 			}
 			return dc, nil
 		}
 		first = false
-		dctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
-		defer cancel()
-		raw, err := netDialer.DialContext(dctx, network, address)
+		raw, err := netDialer.DialContext(ctx, network, address)
 		if err != nil {
 			return nil, err
 		}
-		c.raw = raw
-		nc := net.Conn(&deadlineConn{Conn: raw, timeout: d.cfg.Timeout})
+		c.setRaw(raw)
+		nc := net.Conn(&budgetConn{Conn: &deadlineConn{Conn: raw, timeout: d.cfg.Timeout}})
 		if d.cfg.Mode != Implicit {
 			return nc, nil // explicit: jlaffaye/ftp wraps it after AUTH TLS
 		}
 		tc := tls.Client(nc, ctrlTLS)
-		if err := tc.HandshakeContext(dctx); err != nil {
+		if err := tc.HandshakeContext(ctx); err != nil {
 			_ = raw.Close()
 			return nil, err
 		}
@@ -115,11 +142,8 @@ func (d *dialer) dial(ctx context.Context) (*conn, error) {
 	}
 	d.noteRTT(time.Since(sent))
 	d.metrics.Dials.Add(1)
-	c.sc = sc
-	c.lastUsed = time.Now()
-	c.mlsd = sc.IsTimePreciseInList()
-	d.cfg.Logger.Debug("connected", "server", d.addr, "mode", d.cfg.Mode.String(), "mlsd", c.mlsd, "took", time.Since(start).Round(time.Millisecond))
-	return c, nil
+	d.cfg.Logger.Debug("connected", "server", d.addr, "mode", d.cfg.Mode.String(), "mlsd", sc.IsTimePreciseInList(), "took", time.Since(start).Round(time.Millisecond))
+	return sc, nil
 }
 
 // dialData opens a data connection. It belongs to no caller's context (it
@@ -129,16 +153,18 @@ func (d *dialer) dial(ctx context.Context) (*conn, error) {
 // waits in the server's socket buffer until the server starts TLS on the
 // data port (proftpd and pure-ftpd do so only after RETR/STOR), so the
 // handshake overlaps the command's round trip instead of following its
-// reply. Reads and writes wait for it; a failure surfaces there.
-func (d *dialer) dialData(nd *net.Dialer, network, address string, dataTLS *tls.Config) net.Conn {
+// reply. Reads and writes wait for it; a failure surfaces there. sock is
+// the socket underneath, which closes it at once from any goroutine.
+func (d *dialer) dialData(nd *net.Dialer, network, address string, dataTLS *tls.Config) (dc, sock net.Conn) {
 	d.metrics.DataConns.Add(1)
-	nc := net.Conn(&deadlineConn{Conn: dialLazy(nd, network, address, d.cfg.Timeout, d.onDataConn), timeout: d.cfg.Timeout})
+	sock = dialLazy(nd, network, address, d.cfg.Timeout, d.onDataConn)
+	nc := net.Conn(&deadlineConn{Conn: sock, timeout: d.cfg.Timeout})
 	if dataTLS == nil {
-		return nc
+		return nc, sock
 	}
-	dc := &dataConn{Conn: tls.Client(nc, dataTLS), timeout: d.cfg.Timeout, onResume: d.noteResume}
-	go func() { _ = dc.Handshake() }()
-	return dc
+	tc := &dataConn{Conn: tls.Client(nc, dataTLS), timeout: d.cfg.Timeout, onResume: d.noteResume}
+	go func() { _ = tc.Handshake() }()
+	return tc, sock
 }
 
 func (d *dialer) noteRTT(rtt time.Duration) {

@@ -16,6 +16,20 @@
 // conn has one owner at a time (the goroutine it is lent to), and only
 // that owner talks on it, between whole command/reply exchanges.
 //
-// Lock order: Reader.mu before Pool.mu. Pool.mu is never held across network
-// I/O; a Reader's mu is (it serialises that reader's stream).
+// Bounds (bounds.go, listcap.go, slowlist.go): every remote operation ends
+// when its context ends, deadline or cancellation, and its connections are
+// closed under it, data connection included (conn.bind); callers that must
+// not stop for a signal pass a context without cancellation. A login has
+// one timeout from its start, whoever waits for it. The control connection
+// accepts at most maxReplyBytes between two commands, and one listing at
+// most max_listing entries (cut while it arrives). At most half the
+// connections serve slow listings; a listing that turns slow beyond that
+// is cut and waits for a slot holding no connection, then starts again.
+//
+// Lock order: Reader.mu before Pool.mu; listingWatch.mu before Pool.mu.
+// Pool.mu is never held across network I/O; a Reader's mu is (it serialises
+// that reader's stream). listingWatch.mu is held while the watch closes a
+// listing's sockets (conn.interrupt, which does not wait for the network),
+// so that end reports a cut only once it is complete. conn.sockets guards
+// only the two socket fields and is held for nothing else.
 package pool

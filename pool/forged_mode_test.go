@@ -14,7 +14,7 @@ func TestForgedListingLineCannotWidenAMode(t *testing.T) {
 	listing := "-rw-------    1 1000     1000           16 Jan 01 00:00 secret\r\n" +
 		"-rw-r--r--    1 1001     1001            0 Jan 01 00:00 zz\n" +
 		"-rwsrwxrwx    1 1000     1000           16 Jan 01 00:00 secret\r\n"
-	s := newListingSniffer(false)
+	s := newListingSniffer(false, DefaultMaxListing)
 	_, _ = s.Write([]byte(listing))
 	entries := []*ftp.Entry{
 		{Name: "secret", Type: ftp.EntryTypeFile, Size: 16},

@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"strings"
 	"time"
@@ -37,36 +38,63 @@ func (f *fileInfo) PreciseTime() bool { return f.precise }
 // ModeKnown reports whether Mode's permission bits are the server's.
 func (f *fileInfo) ModeKnown() bool { return f.modeKnown }
 
-// List returns the entries of dir, without "." and "..".
+// List returns the entries of dir, without "." and "..". A slow listing
+// may be stopped and started again later (see slowlist.go).
 func (p *Pool) List(ctx context.Context, dir string) ([]fs.FileInfo, error) {
 	var out []fs.FileInfo
-	err := p.do(ctx, "LIST", dir, true, func(c *conn) error {
-		entries, sniff, err := listRaw(c, dir)
-		if err != nil {
-			return replyError("LIST", dir, err)
+	holding := false // a slow slot
+	defer func() {
+		if holding {
+			p.releaseSlowSlot()
 		}
-		out = convertEntries(entries, sniff, c.mlsd)
-		return nil
-	})
-	return out, err
+	}()
+	for {
+		err := p.do(ctx, "LIST", dir, true, func(c *conn) error {
+			w := p.watchListing(c, holding)
+			entries, sniff, err := listRaw(c, dir)
+			slot, stopped := w.end()
+			holding = holding || slot
+			if stopped && err != nil {
+				return errSlowListing
+			}
+			if err != nil {
+				return replyError("LIST", dir, err)
+			}
+			out = convertEntries(entries, sniff, c.mlsd)
+			return nil
+		})
+		if !errors.Is(err, errSlowListing) {
+			return out, err
+		}
+		if err := p.waitSlowSlot(ctx, dir); err != nil {
+			return nil, err
+		}
+		holding = true
+	}
 }
 
 // listRaw lists dir, with the modes and non-children the listing's bytes
 // show (see listingSniffer).
 func listRaw(c *conn, dir string) ([]*ftp.Entry, *listingSniffer, error) {
-	sniff := newListingSniffer(c.mlsd)
+	sniff := newListingSniffer(c.mlsd, c.maxListing)
 	c.sniff = sniff
 	defer func() { c.sniff = nil }()
+	var entries []*ftp.Entry
+	var err error
 	if c.mlsd {
-		entries, err := c.sc.List(dir)
-		return entries, sniff, err
+		entries, err = c.sc.List(dir)
+	} else {
+		// LIST: vsftpd hides dotfiles unless asked with -a, and treats the path
+		// argument as a glob, so list the working directory instead of naming it.
+		if err := c.sc.ChangeDir(dir); err != nil {
+			return nil, nil, err
+		}
+		entries, err = c.sc.List("-a")
 	}
-	// LIST: vsftpd hides dotfiles unless asked with -a, and treats the path
-	// argument as a glob, so list the working directory instead of naming it.
-	if err := c.sc.ChangeDir(dir); err != nil {
-		return nil, nil, err
+	if sniff.tooLarge != nil {
+		// Not the server's reply to the cut (426): the reason for it.
+		return nil, sniff, sniff.tooLarge
 	}
-	entries, err := c.sc.List("-a")
 	return entries, sniff, err
 }
 

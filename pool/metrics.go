@@ -12,4 +12,6 @@ type Metrics struct {
 	Retries      atomic.Int64 // operations retried on a fresh connection
 	Evictions    atomic.Int64 // idle read streams closed to free a connection
 	Resumes      atomic.Int64 // read streams resumed at their offset after a failure
+	// SlowListingsStopped counts listings cut to wait for a slow slot.
+	SlowListingsStopped atomic.Int64
 }

@@ -17,11 +17,14 @@ import (
 // the directory itself and its parent under any name and are never
 // children. No second round trip is needed.
 type listingSniffer struct {
-	mlsd    bool
-	partial []byte
-	modes   map[string]fs.FileMode // permission and setuid/setgid/sticky bits
-	notKids map[string]bool        // cdir / pdir names
-	kids    map[string]bool        // names listed as real entries
+	mlsd bool
+	cap  listingCap
+	// tooLarge is set when the listing was cut at the cap.
+	tooLarge error
+	partial  []byte
+	modes    map[string]fs.FileMode // permission and setuid/setgid/sticky bits
+	notKids  map[string]bool        // cdir / pdir names
+	kids     map[string]bool        // names listed as real entries
 	// twice are names given more than one line of which one had no mode:
 	// their mode is unknown.
 	twice map[string]bool
@@ -31,8 +34,8 @@ type listingSniffer struct {
 // is no listing entry the parser would accept either.
 const maxSniffedLine = 64 << 10
 
-func newListingSniffer(mlsd bool) *listingSniffer {
-	return &listingSniffer{mlsd: mlsd, modes: map[string]fs.FileMode{}, notKids: map[string]bool{}, kids: map[string]bool{}, twice: map[string]bool{}}
+func newListingSniffer(mlsd bool, maxEntries int) *listingSniffer {
+	return &listingSniffer{mlsd: mlsd, cap: newListingCap(maxEntries), modes: map[string]fs.FileMode{}, notKids: map[string]bool{}, kids: map[string]bool{}, twice: map[string]bool{}}
 }
 
 func (s *listingSniffer) Write(b []byte) (int, error) {
@@ -246,15 +249,24 @@ func permString(p string) (fs.FileMode, bool) {
 	return unixMode(bits), true
 }
 
-// sniffConn feeds what a listing's data connection delivers to a sniffer.
+// sniffConn feeds what a listing's data connection delivers to a sniffer,
+// and cuts the connection once the listing is past max_listing: the read
+// fails, so the library stops parsing and reads the server's final reply.
 type sniffConn struct {
 	net.Conn
 	sniff *listingSniffer
 }
 
 func (c *sniffConn) Read(b []byte) (int, error) {
+	if err := c.sniff.tooLarge; err != nil {
+		return 0, err
+	}
 	n, err := c.Conn.Read(b)
 	if n > 0 {
+		if c.sniff.tooLarge = c.sniff.cap.add(b[:n]); c.sniff.tooLarge != nil {
+			_ = c.Conn.Close()
+			return 0, c.sniff.tooLarge
+		}
 		_, _ = c.sniff.Write(b[:n])
 	}
 	return n, err

@@ -37,7 +37,7 @@ func TestPermString(t *testing.T) {
 }
 
 func TestSnifferModesFromLIST(t *testing.T) {
-	s := newListingSniffer(false)
+	s := newListingSniffer(false, DefaultMaxListing)
 	listing := "drwxr-x---    2 1000 1000  4096 Dec 01 10:00 private dir\r\n" +
 		"-rwxr-xr-x    1 1000 1000    20 Dec 01 10:00 run.sh\r\n" +
 		"-rw-------+   1 1000 1000    20 Jan 02  2020 acl\r\n" +
@@ -56,7 +56,7 @@ func TestSnifferModesFromLIST(t *testing.T) {
 }
 
 func TestSnifferMLSD(t *testing.T) {
-	s := newListingSniffer(true)
+	s := newListingSniffer(true, DefaultMaxListing)
 	_, _ = s.Write([]byte("type=cdir;modify=20200101000000;UNIX.mode=0755; .\r\n" +
 		"Type=cdir;Modify=20200101000000; somedir\r\n" +
 		"type=pdir;UNIX.mode=0755; anything\r\n" +
@@ -86,7 +86,7 @@ func FuzzListingSniffer(f *testing.F) {
 	f.Add(true, "type=file;UNIX.mode=07777; y\r\n")
 	f.Add(true, "type=cdir; \r\n")
 	f.Fuzz(func(t *testing.T, mlsd bool, in string) {
-		s := newListingSniffer(mlsd)
+		s := newListingSniffer(mlsd, DefaultMaxListing)
 		_, _ = s.Write([]byte(in))
 		for name, m := range s.modes {
 			if name == "" || strings.ContainsAny(name, "\r\n") || m&^(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != 0 {

@@ -94,8 +94,11 @@ func (p *Pool) Rename(ctx context.Context, from, to, aside string) error {
 		return nil
 	})
 	if stranded {
-		// The connection that failed may be broken: move back on another.
-		if berr := p.do(context.WithoutCancel(ctx), "RENAME", aside, false, func(c *conn) error { return renameOnce(c, aside, to) }); berr != nil {
+		// The connection that failed may be broken: move back on another,
+		// even when the caller gave up, within one timeout.
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.Timeout)
+		defer cancel()
+		if berr := p.do(bctx, "RENAME", aside, false, func(c *conn) error { return renameOnce(c, aside, to) }); berr != nil {
 			p.log.Error("a replaced file's old copy could not be moved back; it is kept under another name", "path", to, "kept_as", aside, "err", berr)
 		}
 	}

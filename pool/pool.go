@@ -17,14 +17,15 @@ import (
 // its connection when anyone is waiting. Read-ahead lanes may use every
 // connection but give theirs back as soon as anything else waits.
 //
-// Faults: every wait ends with the operation's context (the socket is closed
-// under an operation whose context ends; see conn.bind). A broken connection
-// is dropped and an idempotent operation retried once on a fresh one. A
-// server that refuses more connections (421 at the greeting) shrinks the
-// pool, and work queues for the connections it allows; one that refuses all
-// is retried with back-off for up to timeout. A server that let an
-// operation run into its deadline gets only a short wait per operation until
-// it answers again (see opContext).
+// Faults: every wait ends with the operation's context (the sockets are
+// closed under an operation whose context ends; see conn.bind), and slow
+// listings hold at most half the connections (see slowlist.go). A broken
+// connection is dropped and an idempotent operation retried once on a
+// fresh one. A server that refuses more connections (421 at the greeting)
+// shrinks the pool, and work queues for the connections it allows; one that
+// refuses all is retried with back-off for up to timeout. A server that let
+// an operation run into its deadline gets only a short wait per operation
+// until it answers again (see opContext).
 type Pool struct {
 	cfg     Config
 	log     *slog.Logger
@@ -40,14 +41,17 @@ type Pool struct {
 	streams  int                   // connections lent to readers
 	waiting  int                   // gets (other than lanes') waiting for a connection
 	readers  map[*Reader]time.Time // readers holding a stream while not reading, by last use
-	changed  chan struct{}         // closed and replaced whenever a connection is freed
-	closed   bool
+	changed  chan struct{}         // closed and replaced whenever a connection or a slow slot is freed
+	// slowListings hold a slow slot (see slowlist.go).
+	slowListings int
+	closed       bool
 
 	// unresponsive is set when the server let an operation run into its
 	// deadline, and cleared by the next answer: see opContext.
 	unresponsive atomic.Bool
 	budget       time.Duration // min(timeout, unresponsiveBudget); tests shorten it
 	regrowAfter  time.Duration // regrowAfter; tests shorten it
+	slowAfter    time.Duration // slowListingAfter; tests shorten it
 }
 
 // regrowAfter is how long the pool keeps to the size a server imposed (421
@@ -67,7 +71,7 @@ func New(cfg Config) (*Pool, error) {
 	cfg = cfg.withDefaults()
 	p := &Pool{cfg: cfg, log: cfg.Logger, max: cfg.MaxConns, lent: map[*conn]struct{}{},
 		readers: map[*Reader]time.Time{}, changed: make(chan struct{}),
-		budget: min(cfg.Timeout, unresponsiveBudget), regrowAfter: regrowAfter}
+		budget: min(cfg.Timeout, unresponsiveBudget), regrowAfter: regrowAfter, slowAfter: slowListingAfter}
 	d, err := newDialer(cfg, &p.Metrics)
 	if err != nil {
 		return nil, err
@@ -332,15 +336,14 @@ func (p *Pool) warmOne(ctx context.Context) bool {
 	}
 	p.open++
 	p.mu.Unlock()
-	c, err := p.dial(ctx)
-	if errors.Is(err, errAbandoned) {
-		return false
-	}
+	// Nobody waits for it: the login ends with ctx (the warm-up's deadline).
+	c, err := p.dialer.dial(ctx)
 	if err != nil {
 		p.Metrics.DialFailures.Add(1)
 		p.refused(err)
 		return false
 	}
+	p.noteAnswered()
 	p.put(c, false)
 	return true
 }
@@ -350,10 +353,11 @@ func (p *Pool) warmOne(ctx context.Context) bool {
 var errAbandoned = errors.New("dial abandoned")
 
 // dial logs in one connection, counted in open by the caller. The login
-// itself is bounded by timeout at each step, not by ctx; when ctx ends first
+// is bounded by one timeout from its start, not by ctx; when ctx ends first
 // the caller gets errAbandoned at once and the dial finishes in the
-// background: a connection that succeeds then joins the idle list (it is
-// the next caller's), and one that fails gives its slot back.
+// background, within that timeout still: a connection that succeeds then
+// joins the idle list (it is the next caller's), and one that fails gives
+// its slot back.
 func (p *Pool) dial(ctx context.Context) (*conn, error) {
 	type result struct {
 		c   *conn
@@ -363,7 +367,7 @@ func (p *Pool) dial(ctx context.Context) (*conn, error) {
 	var mu sync.Mutex
 	abandoned := false
 	go func() {
-		c, err := p.dialer.dial(ctx)
+		c, err := p.dialer.dial(context.WithoutCancel(ctx))
 		if err == nil {
 			p.noteAnswered()
 		}
@@ -505,7 +509,7 @@ func (p *Pool) do(ctx context.Context, op, path string, idempotent bool, fn func
 		err = fn(c)
 		switch {
 		case !stop():
-			if err != nil {
+			if err != nil && !errors.Is(err, errSlowListing) {
 				err = ctxError(op, path, ctx)
 			}
 		case errors.Is(err, os.ErrDeadlineExceeded):
@@ -516,10 +520,10 @@ func (p *Pool) do(ctx context.Context, op, path string, idempotent bool, fn func
 		isBroken := broken(err)
 		p.put(c, isBroken)
 		p.log.Debug("remote op", "op", op, "path", path, "took", time.Since(start).Round(time.Microsecond), "err", err)
-		if p.cfg.OnOp != nil {
+		if p.cfg.OnOp != nil && !errors.Is(err, errSlowListing) { // List starts it again
 			p.cfg.OnOp(op, time.Since(start), err)
 		}
-		if isBroken && idempotent && attempt == 0 && transient(err) && ctx.Err() == nil {
+		if isBroken && idempotent && attempt == 0 && retryable(err) && ctx.Err() == nil {
 			p.Metrics.Retries.Add(1)
 			p.log.Debug("retrying on a fresh connection", "op", op, "path", path, "err", err)
 			fresh = true

@@ -138,7 +138,7 @@ func TestBrokenIdleConnectionIsReplaced(t *testing.T) {
 	// Cut the idle connection under the pool, as a server restart would.
 	p.mu.Lock()
 	for _, c := range p.idle {
-		_ = c.raw.Close()
+		_ = c.sockets.raw.Close()
 	}
 	p.mu.Unlock()
 	if _, err := p.List(ctxT(t), "/"); err != nil {
@@ -257,7 +257,7 @@ func TestIdleConnectionCheckedBeforeUse(t *testing.T) {
 	}
 	p.mu.Lock()
 	for _, c := range p.idle {
-		_ = c.raw.Close() // dropped while idle, as an idle timeout would
+		_ = c.sockets.raw.Close() // dropped while idle, as an idle timeout would
 	}
 	p.mu.Unlock()
 	time.Sleep(5 * time.Millisecond)

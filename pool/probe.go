@@ -10,10 +10,12 @@ import (
 	"io"
 	"net"
 	"net/textproto"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -168,7 +170,11 @@ type probeSession struct {
 	tp    *textproto.Conn
 	peer  string // the control connection's peer IP: data connections go there
 	stop  func() bool
-	once  bool // do not retry a 421 greeting (ProbeConnections counts them)
+	// endLogin stops the deadline of the greeting, TLS and login;
+	// loginCut says it closed the connection under them.
+	endLogin func()
+	loginCut atomic.Bool
+	once     bool // do not retry a 421 greeting (ProbeConnections counts them)
 }
 
 func newProbeSession(cfg Config, r *ProbeReport) (*probeSession, error) {
@@ -239,6 +245,9 @@ func (s *probeSession) open(ctx context.Context) error {
 		}
 	}
 	if err != nil {
+		if s.loginCut.Load() {
+			return s.loginTimeout()
+		}
 		return s.d.explainDial(err)
 	}
 	return nil
@@ -246,17 +255,26 @@ func (s *probeSession) open(ctx context.Context) error {
 
 func (s *probeSession) openOnce(ctx context.Context) error {
 	dctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	defer cancel()
 	nd := &net.Dialer{Timeout: s.cfg.Timeout}
 	raw, err := nd.DialContext(dctx, "tcp", s.d.addr)
 	if err != nil {
+		cancel()
 		return err
 	}
 	s.raw = raw
 	s.stop = context.AfterFunc(ctx, func() { _ = raw.Close() })
+	// The greeting, TLS and login get one timeout in all, as a mount's
+	// dial does: a server sending a byte at a time never trips the
+	// per-read timeout.
+	s.loginCut.Store(false)
+	cut := context.AfterFunc(dctx, func() {
+		s.loginCut.Store(true)
+		_ = raw.Close()
+	})
+	s.endLogin = func() { cut(); cancel() }
 	s.r.Remote = raw.RemoteAddr().String()
 	s.peer = raw.RemoteAddr().(*net.TCPAddr).IP.String()
-	var nc net.Conn = &deadlineConn{Conn: raw, timeout: s.cfg.Timeout}
+	var nc net.Conn = &budgetConn{Conn: &deadlineConn{Conn: raw, timeout: s.cfg.Timeout}}
 	if s.cfg.Mode == Implicit {
 		tc := tls.Client(nc, s.ctrl)
 		if err := tc.HandshakeContext(dctx); err != nil {
@@ -289,8 +307,9 @@ func (s *probeSession) openOnce(ctx context.Context) error {
 	return nil
 }
 
-// login sends USER and PASS and reads FEAT, as jlaffaye/ftp's Login does.
+// login sends USER and PASS, which ends the login's deadline.
 func (s *probeSession) login() error {
+	defer s.endLogin()
 	code, msg, err := s.cmd(-1, "USER %s", s.cfg.User)
 	if err == nil && code == 331 {
 		code, msg, err = s.cmd(230, "PASS %s", s.cfg.Password)
@@ -298,6 +317,9 @@ func (s *probeSession) login() error {
 		err = &textproto.Error{Code: code, Msg: msg}
 	}
 	if err != nil {
+		if s.loginCut.Load() {
+			return s.loginTimeout()
+		}
 		return s.d.explainLogin(err)
 	}
 	s.r.LoginReply = fmt.Sprintf("%d %s", code, oneLineText(msg))
@@ -381,14 +403,16 @@ func (s *probeSession) list(ctx context.Context, dir string) error {
 		data = tc
 	}
 	var lines []string
-	sc := bufio.NewScanner(data)
+	sc := bufio.NewScanner(&capReader{r: data, cap: newListingCap(s.cfg.MaxListing)})
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		if line := strings.TrimRight(sc.Text(), "\r"); line != "" {
 			lines = append(lines, line)
 		}
 	}
-	if err := sc.Err(); err != nil && !errors.Is(err, io.EOF) {
+	if err := sc.Err(); errors.Is(err, ErrListingTooLarge) {
+		return fmt.Errorf("%s %s: %w", s.r.ListCmd, dir, err) // the session is closed after
+	} else if err != nil && !errors.Is(err, io.EOF) {
 		return s.dataFailed(dir, err)
 	}
 	_ = data.Close()
@@ -479,7 +503,15 @@ func (s *probeSession) quit() {
 	}
 }
 
+// loginTimeout is the error of a login its deadline cut.
+func (s *probeSession) loginTimeout() error {
+	return &DialError{Addr: s.d.addr, Err: fmt.Errorf("greeting and login not complete within timeout (%v): %w", s.cfg.Timeout, os.ErrDeadlineExceeded)}
+}
+
 func (s *probeSession) close() {
+	if s.endLogin != nil {
+		s.endLogin()
+	}
 	if s.stop != nil {
 		s.stop()
 	}

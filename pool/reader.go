@@ -118,12 +118,12 @@ func (r *Reader) ReadAt(ctx context.Context, buf []byte, off int64) (int, error)
 		if err == nil {
 			break
 		}
-		if errors.Is(err, context.DeadlineExceeded) {
-			return total, ctxError("RETR", r.path, ctx) // stopped between reads: still in step
-		}
 		if r.c.interrupted.Load() {
-			r.dropLocked()
+			r.dropLocked() // its connection was cut: free it now
 			return total, ctxError("RETR", r.path, ctx)
+		}
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return total, ctxError("RETR", r.path, ctx) // stopped between reads: still in step
 		}
 		r.pool.noteTimeout(err)
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -160,27 +160,31 @@ var errCutShort = errors.New("transfer ended before the listed size (cut after t
 // int64Counter is the part of atomic.Int64 that retry needs.
 type int64Counter = interface{ Add(int64) int64 }
 
-// readLocked reads from the stream until buf is full or it fails. When
-// ctx's deadline passes, the control connection is closed and the data
-// connection's deadline set in the past, so that a stalled read returns at
-// once; a cancellation lets the read go on (see conn.bind). Either way the
-// pool hears how long the stream had been silent.
+// readLocked reads from the stream until buf is full or it fails. When ctx
+// ends (deadline or cancellation; see conn.bind), the control and data
+// connections are closed and the data connection's deadline set in the
+// past, so that a read stalled or fed forever returns at once. The pool
+// hears how long the stream had been silent.
 func (r *Reader) readLocked(ctx context.Context, buf []byte) (int, error) {
 	c, resp := r.c, r.resp
 	var last atomic.Int64 // when the last byte came, in Unix nanoseconds
 	last.Store(time.Now().UnixNano())
+	done := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
+		defer close(done)
 		r.pool.noteStalled(time.Unix(0, last.Load()))
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			c.interrupt()
-			_ = resp.SetDeadline(time.Now())
-		}
+		c.interrupt()
+		_ = resp.SetDeadline(time.Now())
 	})
-	defer stop()
+	defer func() {
+		if !stop() {
+			<-done
+		}
+	}()
 	n := 0
 	for n < len(buf) {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return n, ctx.Err()
+		if err := ctx.Err(); err != nil {
+			return n, err
 		}
 		m, err := resp.Read(buf[n:])
 		if m > 0 {

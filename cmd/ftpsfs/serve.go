@@ -171,10 +171,11 @@ func poolConfig(cfg *mountopts.Config, log *slog.Logger) pool.Config {
 			MinVersion:   cfg.TLSMin,
 			MaxVersion:   cfg.TLSMax,
 		},
-		MaxConns:  cfg.Connections,
-		Timeout:   cfg.Timeout,
-		IdleCheck: 15 * time.Second,
-		Logger:    log,
-		Debug:     cfg.Debug,
+		MaxConns:   cfg.Connections,
+		Timeout:    cfg.Timeout,
+		MaxListing: cfg.MaxListing,
+		IdleCheck:  15 * time.Second,
+		Logger:     log,
+		Debug:      cfg.Debug,
 	}
 }
