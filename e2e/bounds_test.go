@@ -157,3 +157,58 @@ func TestMLSDCurrentAndParentNotChildren(t *testing.T) {
 		}
 	}
 }
+
+// TestHugeListingBounded: a 500,000-entry directory is beyond the default
+// max_listing: it fails with EFBIG while it arrives, and the process's
+// memory meanwhile stays within the README's bound for a listing being
+// received (cache_size + 128 MiB + 1 KiB per entry up to max_listing).
+func TestHugeListingBounded(t *testing.T) {
+	const cacheSize, maxListing = 16 << 20, 250_000 // cache_size=16M, max_listing's default
+	b := startBounded(t, map[string]testserver.Synthetic{"/huge": {Entries: 500_000}},
+		"timeout=20s", "cache_size=16M")
+	base := b.settle(t)
+	pid := b.m.cmd.Process.Pid
+	stop := make(chan struct{})
+	peak := peakRSS(pid, stop)
+	r := runFor(60*time.Second, "ls", filepath.Join(b.m.Dir, "huge"))
+	close(stop)
+	if r.err == nil || !strings.Contains(r.out, "File too large") {
+		t.Errorf("ls of 500,000 entries: %v; want EFBIG (max_listing)", r)
+	}
+	bound := int64(cacheSize+128<<20+maxListing<<10) >> 10
+	p := <-peak
+	t.Logf("peak RSS %d MiB, bound %d MiB", p>>10, bound>>10)
+	if p > bound {
+		t.Errorf("peak RSS %d KiB > the README's bound of %d KiB", p, bound)
+	}
+	if !strings.Contains(b.m.logs.String(), "max_listing") {
+		t.Errorf("the log does not name max_listing:\n%s", tail(b.m.logs.String(), 10))
+	}
+	b.backToBase(t, base)
+}
+
+// TestExpiredListingsFreed: listings are freed once they expire, without
+// their directories being asked for again.
+func TestExpiredListingsFreed(t *testing.T) {
+	listings := map[string]testserver.Synthetic{}
+	for i := range 10 {
+		listings[fmt.Sprintf("/d%d", i)] = testserver.Synthetic{Entries: 5000}
+	}
+	b := startBounded(t, listings, "dir_cache_ttl=2s")
+	b.settle(t)
+	for i := range 10 {
+		run(t, "ls", filepath.Join(b.m.Dir, fmt.Sprintf("d%d", i)))
+	}
+	if got := b.metric(t, "ftpsfs_dir_cache_bytes"); got < 10*5000*100 {
+		t.Fatalf("the listing cache holds %v bytes after ten 5,000-entry listings", got)
+	}
+	// Sweeps run every second (half the TTL, at least 1 s): all ten are
+	// gone at most 3 s after they arrived.
+	deadline := time.Now().Add(5 * time.Second)
+	for b.metric(t, "ftpsfs_dir_cache_listings") != 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n, bytes := b.metric(t, "ftpsfs_dir_cache_listings"), b.metric(t, "ftpsfs_dir_cache_bytes"); n != 0 || bytes != 0 {
+		t.Errorf("5 s after expiry the cache still holds %v listings, %v bytes", n, bytes)
+	}
+}

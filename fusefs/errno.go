@@ -12,6 +12,10 @@ import (
 // ftpCoder is implemented by errors that carry an FTP reply code.
 type ftpCoder interface{ FTPCode() int }
 
+// ErrTooLarge is what a Remote wraps when it refused to hold what the
+// server sent (a listing beyond max_listing): the caller gets EFBIG.
+var ErrTooLarge = errors.New("too large to hold")
+
 // errShortRead: the server's file ended before the size its listing gave
 // (it changed underneath us, or the transfer was cut and the server said 226).
 var errShortRead = errors.New("remote file ended before its listed size")
@@ -32,6 +36,9 @@ func toErrno(log *slog.Logger, op, path string, err error) syscall.Errno {
 		return syscall.ETIMEDOUT
 	case errors.Is(err, context.Canceled):
 		return syscall.EINTR
+	case errors.Is(err, ErrTooLarge):
+		log.Warn("refused: too large", "op", op, "path", path, "err", err)
+		return syscall.EFBIG
 	case errors.Is(err, errors.ErrUnsupported):
 		// The server does not offer the operation (SITE CHMOD refused, for
 		// whatever reason its reply gives): as a filesystem without modes
