@@ -19,9 +19,9 @@ import (
 // second, and the server sees the data connection end.
 func TestEndlessListingStops(t *testing.T) {
 	// 1 KB names at most 20,000 a second (20 MB/s): 50 s of listing.
-	b := startBounded(t, map[string]testserver.Synthetic{
+	b := startBounded(t, testserver.EmbeddedOptions{Listings: map[string]testserver.Synthetic{
 		"/endless": {Entries: 1_000_000, NameLen: 1000, Delay: 50 * time.Microsecond},
-	}, "timeout=2s")
+	}}, "timeout=2s")
 	base := b.settle(t)
 	pid := b.m.cmd.Process.Pid
 	r := runFor(30*time.Second, "ls", filepath.Join(b.m.Dir, "endless"))
@@ -61,7 +61,7 @@ func TestDrippingListingsSpareTheMount(t *testing.T) {
 		listings[fmt.Sprintf("/drip%d", i)] = testserver.Synthetic{Entries: 100, Delay: time.Second}
 	}
 	// timeout= beyond the 2 s after which a listing counts as slow.
-	b := startBounded(t, listings, "timeout=4s")
+	b := startBounded(t, testserver.EmbeddedOptions{Listings: listings}, "timeout=4s")
 	base := b.settle(t)
 	type done struct {
 		r  result
@@ -115,9 +115,9 @@ func TestDrippingListingsSpareTheMount(t *testing.T) {
 // dir_cache_ttl is fetched once, and `ls -l` of it finishes.
 func TestSlowListingFetchedOnce(t *testing.T) {
 	// 2,000 entries in 2.5 s, against a TTL of 2 s.
-	b := startBounded(t, map[string]testserver.Synthetic{
+	b := startBounded(t, testserver.EmbeddedOptions{Listings: map[string]testserver.Synthetic{
 		"/slow": {Entries: 2000, Delay: 1250 * time.Microsecond},
-	}, "timeout=5s", "dir_cache_ttl=2s")
+	}}, "timeout=5s", "dir_cache_ttl=2s")
 	base := b.settle(t)
 	r := runFor(20*time.Second, "ls", "-l", filepath.Join(b.m.Dir, "slow"))
 	if r.err != nil {
@@ -137,13 +137,13 @@ func TestSlowListingFetchedOnce(t *testing.T) {
 // they never show up as subdirectories.
 func TestMLSDCurrentAndParentNotChildren(t *testing.T) {
 	const modify = "Modify=20250102030405;"
-	b := startBounded(t, map[string]testserver.Synthetic{
+	b := startBounded(t, testserver.EmbeddedOptions{Listings: map[string]testserver.Synthetic{
 		"/facts": {Names: []string{
 			// Each name ends its own line and injects a whole one after it.
 			"plain.txt\r\nType=cdir;" + modify + " sub",
 			"other.txt\r\nType=pdir;" + modify + " up",
 		}},
-	})
+	}})
 	r := runFor(20*time.Second, "ls", "-a", filepath.Join(b.m.Dir, "facts"))
 	if r.err != nil {
 		t.Fatalf("ls: %v", r)
@@ -164,7 +164,7 @@ func TestMLSDCurrentAndParentNotChildren(t *testing.T) {
 // received (cache_size + 128 MiB + 1 KiB per entry up to max_listing).
 func TestHugeListingBounded(t *testing.T) {
 	const cacheSize, maxListing = 16 << 20, 250_000 // cache_size=16M, max_listing's default
-	b := startBounded(t, map[string]testserver.Synthetic{"/huge": {Entries: 500_000}},
+	b := startBounded(t, testserver.EmbeddedOptions{Listings: map[string]testserver.Synthetic{"/huge": {Entries: 500_000}}},
 		"timeout=20s", "cache_size=16M")
 	base := b.settle(t)
 	pid := b.m.cmd.Process.Pid
@@ -194,7 +194,7 @@ func TestExpiredListingsFreed(t *testing.T) {
 	for i := range 10 {
 		listings[fmt.Sprintf("/d%d", i)] = testserver.Synthetic{Entries: 5000}
 	}
-	b := startBounded(t, listings, "dir_cache_ttl=2s")
+	b := startBounded(t, testserver.EmbeddedOptions{Listings: listings}, "dir_cache_ttl=2s")
 	b.settle(t)
 	for i := range 10 {
 		run(t, "ls", filepath.Join(b.m.Dir, fmt.Sprintf("d%d", i)))

@@ -22,9 +22,9 @@ type bounded struct {
 	metrics string // host:port
 }
 
-// startBounded serves a small tree (hello.txt, tree/a.txt) plus listings
-// and mounts it with opts and a metrics endpoint.
-func startBounded(t *testing.T, listings map[string]testserver.Synthetic, opts ...string) *bounded {
+// startBounded serves a small tree (hello.txt, tree/a.txt) with eo (its
+// Root set here) and mounts it with opts and a metrics endpoint.
+func startBounded(t *testing.T, eo testserver.EmbeddedOptions, opts ...string) *bounded {
 	t.Helper()
 	root := t.TempDir()
 	for rel, data := range map[string]string{"hello.txt": "hello\n", "tree/a.txt": "a\n"} {
@@ -36,7 +36,8 @@ func startBounded(t *testing.T, listings map[string]testserver.Synthetic, opts .
 			t.Fatal(err)
 		}
 	}
-	srv, err := testserver.StartEmbedded(testserver.EmbeddedOptions{Root: root, Listings: listings})
+	eo.Root = root
+	srv, err := testserver.StartEmbedded(eo)
 	if err != nil {
 		t.Fatal(err)
 	}

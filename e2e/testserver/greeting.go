@@ -26,11 +26,13 @@ type front struct {
 	to    string
 	fault GreetingFault
 
-	mu     sync.Mutex
-	n      int // connections accepted
-	conns  map[net.Conn]struct{}
-	wg     sync.WaitGroup
-	closed bool
+	mu      sync.Mutex
+	n       int // connections accepted
+	greeted int // connections being sent the bad greeting now
+	stalled int // connections ever sent it
+	conns   map[net.Conn]struct{}
+	wg      sync.WaitGroup
+	closed  bool
 }
 
 func startFront(listen, to string, fault GreetingFault) (*front, error) {
@@ -73,11 +75,45 @@ func (f *front) serve() {
 			defer f.forget(c)
 			if forward {
 				f.forward(c)
-			} else {
-				f.greet(c)
+				return
 			}
+			f.count(1)
+			defer f.count(-1)
+			f.greet(c)
 		}()
 	}
+}
+
+func (f *front) count(d int) {
+	f.mu.Lock()
+	f.greeted += d
+	if d > 0 {
+		f.stalled++
+	}
+	f.mu.Unlock()
+}
+
+// GreetingsStalled is the number of connections ever sent the slow or
+// endless greeting.
+func (e *Embedded) GreetingsStalled() int {
+	if e.front == nil {
+		return 0
+	}
+	e.front.mu.Lock()
+	defer e.front.mu.Unlock()
+	return e.front.stalled
+}
+
+// GreetingConns is the number of connections the greeting front is
+// sending its slow or endless greeting to now: each ends when the client
+// closes it.
+func (e *Embedded) GreetingConns() int {
+	if e.front == nil {
+		return 0
+	}
+	e.front.mu.Lock()
+	defer e.front.mu.Unlock()
+	return e.front.greeted
 }
 
 func (f *front) forget(c net.Conn) {
