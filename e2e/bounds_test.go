@@ -144,6 +144,7 @@ func TestMLSDCurrentAndParentNotChildren(t *testing.T) {
 			"other.txt\r\nType=pdir;" + modify + " up",
 		}},
 	}})
+	base := b.settle(t)
 	r := runFor(20*time.Second, "ls", "-a", filepath.Join(b.m.Dir, "facts"))
 	if r.err != nil {
 		t.Fatalf("ls: %v", r)
@@ -156,6 +157,7 @@ func TestMLSDCurrentAndParentNotChildren(t *testing.T) {
 			t.Errorf("stat facts/%s: %v, want ENOENT", name, err)
 		}
 	}
+	b.backToBase(t, base)
 }
 
 // TestHugeListingBounded: a 500,000-entry directory is beyond the default
@@ -195,7 +197,7 @@ func TestExpiredListingsFreed(t *testing.T) {
 		listings[fmt.Sprintf("/d%d", i)] = testserver.Synthetic{Entries: 5000}
 	}
 	b := startBounded(t, testserver.EmbeddedOptions{Listings: listings}, "dir_cache_ttl=2s")
-	b.settle(t)
+	base := b.settle(t)
 	for i := range 10 {
 		run(t, "ls", filepath.Join(b.m.Dir, fmt.Sprintf("d%d", i)))
 	}
@@ -211,4 +213,5 @@ func TestExpiredListingsFreed(t *testing.T) {
 	if n, bytes := b.metric(t, "ftpsfs_dir_cache_listings"), b.metric(t, "ftpsfs_dir_cache_bytes"); n != 0 || bytes != 0 {
 		t.Errorf("5 s after expiry the cache still holds %v listings, %v bytes", n, bytes)
 	}
+	b.backToBase(t, base)
 }

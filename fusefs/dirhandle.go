@@ -78,6 +78,9 @@ func (h *dirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
 
 // Lookup answers READDIRPLUS from the listing this handle read.
 func (h *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if !h.loaded { // go-fuse looks up only names readdir gave, but be safe
+		return h.d.Lookup(ctx, name, out)
+	}
 	fi, ok := h.l.Lookup(name)
 	if !ok {
 		return nil, syscall.ENOENT
