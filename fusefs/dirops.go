@@ -73,15 +73,18 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 	d.fsys.fillAttr(p, fi, &out.Attr)
 	node := &fileNode{fsys: d.fsys, info: fi}
 	ch := d.NewInode(ctx, node, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: out.Attr.Ino})
+	reused := false
 	if fn, ok := ch.Operations().(*fileNode); ok {
-		node = fn // the kernel already knew this inode number
-		node.setInfo(fi)
+		node, reused = fn, true // the kernel already knew this inode number
 	}
 	node.mu.Lock()
 	fresh := node.w == nil
 	node.mu.Unlock()
-	if errno := node.addWriter(true); errno != 0 {
-		return nil, nil, 0, errno
+	if errno := node.addWriter(ctx, true); errno != 0 {
+		return nil, nil, 0, errno // a reused node keeps what it showed
+	}
+	if reused {
+		node.setInfo(fi)
 	}
 	node.mu.Lock()
 	if fresh {
@@ -175,7 +178,11 @@ func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	}
 	if fn != nil {
 		// An upload running now would bring the file back after we looked.
-		fn.ioMu.Lock()
+		// The kernel holds the directory locked meanwhile: give up after
+		// timeout rather than freeze the directory for a whole STOR.
+		if errno := fn.lockIO(ctx, "unlink", nil); errno != 0 {
+			return errno
+		}
 		defer fn.ioMu.Unlock()
 	}
 	if fn != nil && d.fsys.pending.has(fn) {
@@ -239,7 +246,7 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 	if ch := d.GetChild(name); ch != nil {
 		if fn, ok := ch.Operations().(*fileNode); ok && d.fsys.pending.has(fn) {
 			// The server must have it before it can rename it.
-			if errno := fn.upload(transferContext(ctx)); errno != 0 {
+			if errno := fn.upload(transferContext(ctx), nil); errno != 0 {
 				return errno
 			}
 		}

@@ -5,7 +5,8 @@
 // place where errors become errno values (errno.go).
 //
 // It knows nothing of FTP: the server is reached through the Remote
-// interface, which the pool package satisfies.
+// interface, which the pool package satisfies, and errno.go maps the
+// pool's error sentinels (pool.ErrNoSpace), never reply codes.
 //
 // # What is on the server is never destroyed on a guess
 //
@@ -38,11 +39,19 @@
 //     write. It IS held across the network: the download before the first
 //     in-place write, and the upload on close. A second writer of the same
 //     file waits for the first one's upload (FTP has no partial writes:
-//     the whole file goes up at once).
+//     the whole file goes up at once), but an open, write, truncate,
+//     chmod or unlink waits about its timeout at most and then fails with
+//     ETIMEDOUT (iolock.go). Such a write loses the program's data, so it
+//     poisons the spool: it never replaces the server's copy. A handle
+//     never times out behind its own upload (a FLUSH from closing a dup):
+//     it waits. Uploads and releases wait as long as it takes. An upload
+//     started by fsync keeps writers waiting anyway: the kernel holds the
+//     inode lock across FSYNC, which no filesystem can shorten.
+//   - ioLock.mu guards which handle holds ioMu; a leaf.
 //   - fileNode.mu guards the node's attributes (info, openedVers, writers,
 //     unlinked, the spool pointer and the spool's fields). Never held
-//     across the network (a truncate of the spool file is the only disk
-//     call under it).
+//     across the network (creating, truncating and closing the spool file
+//     are the only disk calls under it).
 //   - spool.life keeps the spool file open while readSpool reads it without
 //     the node locks; close takes it exclusively.
 //   - streamUpload.mu guards a streaming upload's counters; its cond

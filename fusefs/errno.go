@@ -7,10 +7,9 @@ import (
 	"log/slog"
 	"os"
 	"syscall"
-)
 
-// ftpCoder is implemented by errors that carry an FTP reply code.
-type ftpCoder interface{ FTPCode() int }
+	"github.com/ftpsfs/ftpsfs/pool"
+)
 
 // ErrTooLarge is what a Remote wraps when it refused to hold what the
 // server sent (a listing beyond max_listing): the caller gets EFBIG.
@@ -27,7 +26,6 @@ func toErrno(log *slog.Logger, op, path string, err error) syscall.Errno {
 		return 0
 	}
 	var errno syscall.Errno
-	var coder ftpCoder
 	switch {
 	case errors.As(err, &errno) && !networkErrno(errno):
 		return errno
@@ -52,13 +50,8 @@ func toErrno(log *slog.Logger, op, path string, err error) syscall.Errno {
 		return syscall.EEXIST
 	case errors.Is(err, fs.ErrInvalid):
 		return syscall.EINVAL
-	case errors.As(err, &coder):
-		switch coder.FTPCode() {
-		case 452, 552:
-			return syscall.ENOSPC
-		case 553:
-			return syscall.EACCES
-		}
+	case errors.Is(err, pool.ErrNoSpace):
+		return syscall.ENOSPC
 	}
 	log.Error("remote operation failed", "op", op, "path", path, "err", err)
 	return syscall.EIO

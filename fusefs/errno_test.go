@@ -8,12 +8,9 @@ import (
 	"os"
 	"syscall"
 	"testing"
+
+	"github.com/ftpsfs/ftpsfs/pool"
 )
-
-type codeErr int
-
-func (c codeErr) Error() string { return fmt.Sprintf("reply %d", int(c)) }
-func (c codeErr) FTPCode() int  { return int(c) }
 
 func TestToErrno(t *testing.T) {
 	cases := []struct {
@@ -27,10 +24,11 @@ func TestToErrno(t *testing.T) {
 		{fs.ErrExist, syscall.EEXIST},
 		{context.DeadlineExceeded, syscall.ETIMEDOUT},
 		{fmt.Errorf("read: %w", os.ErrDeadlineExceeded), syscall.ETIMEDOUT},
-		{codeErr(552), syscall.ENOSPC},
-		{codeErr(452), syscall.ENOSPC},
-		{codeErr(553), syscall.EACCES},
-		{codeErr(426), syscall.EIO},
+		{pool.ErrNoSpace, syscall.ENOSPC},
+		{fmt.Errorf("upload /f: %w", &pool.ReplyError{Op: "STOR", Code: 552, Msg: "quota"}), syscall.ENOSPC},
+		{&pool.ReplyError{Op: "STOR", Code: 452, Msg: "full"}, syscall.ENOSPC},
+		{&pool.ReplyError{Op: "STOR", Code: 553, Msg: "name not allowed"}, syscall.EACCES},
+		{&pool.ReplyError{Op: "RETR", Code: 426, Msg: "aborted"}, syscall.EIO},
 		{syscall.ENOTEMPTY, syscall.ENOTEMPTY},
 		{fmt.Errorf("read tcp: %w", syscall.ECONNRESET), syscall.EIO},
 		{fmt.Errorf("write: %w", syscall.EPIPE), syscall.EIO},

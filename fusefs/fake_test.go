@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 )
 
@@ -27,6 +28,10 @@ type fakeRemote struct {
 	modes    map[string]fs.FileMode
 	stores   atomic.Int64
 	stats    atomic.Int64
+	// stall, when set, holds every Store until it is closed; each Store
+	// reports on stalled when it starts waiting.
+	stall   chan struct{}
+	stalled chan struct{}
 }
 
 type fakeInfo struct {
@@ -131,8 +136,35 @@ func (f *fakeReader) Close() error { return nil }
 
 var errInjected = errors.New("injected failure")
 
+// stallStores holds uploads until release is called (by the test's end at
+// the latest); stalled receives one value per upload that waits.
+func (r *fakeRemote) stallStores(t *testing.T) (stalled <-chan struct{}, release func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stall, r.stalled = make(chan struct{}), make(chan struct{}, 16)
+	gate := r.stall
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			r.mu.Lock()
+			r.stall = nil
+			r.mu.Unlock()
+			close(gate)
+		})
+	}
+	t.Cleanup(release)
+	return r.stalled, release
+}
+
 func (r *fakeRemote) Store(ctx context.Context, p string, src io.ReaderAt, size int64) error {
 	r.stores.Add(1)
+	r.mu.Lock()
+	gate, stalled := r.stall, r.stalled
+	r.mu.Unlock()
+	if gate != nil {
+		stalled <- struct{}{}
+		<-gate
+	}
 	data := make([]byte, size)
 	if _, err := src.ReadAt(data, 0); err != nil && !errors.Is(err, io.EOF) {
 		return err

@@ -14,13 +14,15 @@ import (
 // fileNode is a regular remote file.
 //
 // Locking: ioMu serialises loading, writing, truncating and uploading the
-// spool (so an upload never sends a file half-way through a write); mu
-// guards the fields below it and is never held across the network.
+// spool (so an upload never sends a file half-way through a write); opens,
+// writes, truncates and chmods wait for it no longer than their timeout
+// (lockIO). mu guards the fields below it and is never held across the
+// network.
 type fileNode struct {
 	gofs.Inode
 	fsys *FS
 
-	ioMu sync.Mutex
+	ioMu ioLock
 
 	mu         sync.Mutex
 	info       fs.FileInfo // as last listed
@@ -130,7 +132,7 @@ func (n *fileNode) openListed(ctx context.Context, p string, fi fs.FileInfo, fet
 	h := n.fsys.newHandle(n, p, fi, v, writable)
 	h.appendMode = flags&syscall.O_APPEND != 0
 	if writable {
-		if errno := n.addWriter(trunc); errno != 0 {
+		if errno := n.addWriter(ctx, trunc); errno != 0 {
 			return nil, 0, errno
 		}
 	}
@@ -147,8 +149,10 @@ func (n *fileNode) openListed(ctx context.Context, p string, fi fs.FileInfo, fet
 // addWriter makes sure the node has a spool for a new writable handle. A
 // new spool replaces the server's copy, whose mode it keeps, unless the
 // file is one created here and not uploaded yet.
-func (n *fileNode) addWriter(trunc bool) syscall.Errno {
-	n.ioMu.Lock()
+func (n *fileNode) addWriter(ctx context.Context, trunc bool) syscall.Errno {
+	if errno := n.lockIO(ctx, "open", nil); errno != 0 {
+		return errno
+	}
 	defer n.ioMu.Unlock()
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -170,6 +174,21 @@ func (n *fileNode) addWriter(trunc bool) syscall.Errno {
 		}
 	}
 	n.writers++
+	return 0
+}
+
+// lockIO takes ioMu for an operation that must not wait behind another
+// handle's upload for longer than its timeout: until ctx's deadline, or
+// timeout from now where ctx has none (a transfer's context).
+func (n *fileNode) lockIO(ctx context.Context, op string, by *handle) syscall.Errno {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, n.fsys.cfg.Timeout)
+		defer cancel()
+	}
+	if err := n.ioMu.lock(ctx, by); err != nil {
+		return toErrno(n.fsys.log, op, n.fsys.remotePath(&n.Inode), err)
+	}
 	return 0
 }
 

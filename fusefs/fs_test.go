@@ -31,9 +31,15 @@ func mountWith(t *testing.T, r *fakeRemote, readOnly bool) string {
 // mountRemote mounts any Remote with a block cache of cacheBytes.
 func mountRemote(t *testing.T, r Remote, cacheBytes int64, readOnly bool, log *slog.Logger) string {
 	t.Helper()
+	return mountTimeout(t, r, cacheBytes, readOnly, log, 5*time.Second)
+}
+
+// mountTimeout is mountRemote with the timeout= of the mount.
+func mountTimeout(t *testing.T, r Remote, cacheBytes int64, readOnly bool, log *slog.Logger, timeout time.Duration) string {
+	t.Helper()
 	dir := t.TempDir()
 	fsys := New(r, cache.NewDirs(time.Minute, 100, nil), cache.NewBlocks(cacheBytes), Config{
-		Root: "/", UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), BlockSize: 64 << 10, Timeout: 5 * time.Second,
+		Root: "/", UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), BlockSize: 64 << 10, Timeout: timeout,
 		ReadOnly: readOnly, SpoolDir: t.TempDir(), Logger: log,
 	})
 	server, err := Mount(dir, fsys, MountConfig{FSName: "fake", AttrTimeout: time.Second, EntryTimeout: time.Second, ReadOnly: readOnly})

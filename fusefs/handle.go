@@ -150,7 +150,7 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 	if !h.writable {
 		return 0, syscall.EBADF
 	}
-	return h.node.write(transferContext(ctx), data, off, h.appendMode)
+	return h.node.write(transferContext(ctx), h, data, off, h.appendMode)
 }
 
 // Flush runs on every close(): its result is what close() returns, so the
@@ -159,21 +159,21 @@ func (h *handle) Flush(ctx context.Context) syscall.Errno {
 	if !h.writable {
 		return 0
 	}
-	return h.node.upload(transferContext(ctx))
+	return h.node.upload(transferContext(ctx), h)
 }
 
 func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 	if !h.writable {
 		return 0
 	}
-	return h.node.upload(transferContext(ctx))
+	return h.node.upload(transferContext(ctx), h)
 }
 
 func (h *handle) Release(ctx context.Context) syscall.Errno {
 	h.ra.stop()
 	_ = h.own.reader.Close()
 	if h.writable {
-		h.node.releaseWriter(transferContext(ctx))
+		h.node.releaseWriter(transferContext(ctx), h)
 	}
 	return 0
 }

@@ -132,7 +132,7 @@ func TestChmodWhileStreamingReachesServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.Write([]byte(strings.Repeat("s", 1000))); err != nil {
+	if _, err := f.Write([]byte(strings.Repeat("s", 2*streamAfter))); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Chmod(0o600); err != nil {

@@ -28,6 +28,7 @@ type spool struct {
 	mtime  *time.Time // set by utimens while dirty; applied after the upload
 	wrote  time.Time  // last local change, shown as mtime until uploaded
 	fresh  bool       // started empty (create, O_TRUNC) and not uploaded since: may stream
+	seq    bool       // fresh, and every write since went to its end (see streamAfter)
 	stream *streamUpload
 
 	// writeErr is set when a write into the spool failed (a full disk):

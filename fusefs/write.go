@@ -26,6 +26,9 @@ func (n *fileNode) readSpool(dest []byte, off int64) (fuse.ReadResult, bool, sys
 	if !loaded {
 		return nil, false, 0
 	}
+	if beforeSpoolRead != nil {
+		beforeSpoolRead(s)
+	}
 	// No node lock: writes are whole pwrite calls, and the spool's own
 	// lock keeps it open while we read.
 	got, err, ok := s.readAt(dest, off)
@@ -33,7 +36,7 @@ func (n *fileNode) readSpool(dest []byte, off int64) (fuse.ReadResult, bool, sys
 		return nil, false, 0 // released meanwhile: read what the server has
 	}
 	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, true, toErrno(n.fsys.log, "read spool", n.info.Name(), err)
+		return nil, true, toErrno(n.fsys.log, "read spool", n.fsys.remotePath(&n.Inode), err)
 	}
 	// A vector is written with writev; plain data would first be tried
 	// with splice, which fails (and logs) for 1 MiB reads: the reply
@@ -110,14 +113,19 @@ func (n *fileNode) download(ctx context.Context, p string, s *spool, size int64)
 // write puts data into the spool at off, or at its end for a handle opened
 // with O_APPEND (the kernel's idea of the end may predate another client's
 // append).
-func (n *fileNode) write(ctx context.Context, data []byte, off int64, appendMode bool) (uint32, syscall.Errno) {
-	n.ioMu.Lock()
+func (n *fileNode) write(ctx context.Context, by *handle, data []byte, off int64, appendMode bool) (uint32, syscall.Errno) {
+	if errno := n.lockIO(ctx, "write", by); errno != 0 {
+		// The program's data is lost: the file on the server must not
+		// become the spool without it (mmap write-back, a cp that closes
+		// after the error). Later flushes report it.
+		return 0, n.poison(errno)
+	}
 	defer n.ioMu.Unlock()
 	if errno := n.writeErr(); errno != 0 {
 		return 0, errno
 	}
 	if err := n.loadLocked(ctx); err != nil {
-		return 0, n.poison(toErrno(n.fsys.log, "write", n.info.Name(), err))
+		return 0, n.poison(toErrno(n.fsys.log, "write", n.fsys.remotePath(&n.Inode), err))
 	}
 	s := n.w
 	n.mu.Lock()
@@ -128,11 +136,14 @@ func (n *fileNode) write(ctx context.Context, data []byte, off int64, appendMode
 	if s.stream != nil && off != s.size {
 		n.abortStreamLocked() // not sequential any more: close() uploads the spool
 	}
-	if s.stream == nil && s.fresh && off == 0 && s.size == 0 && len(data) > 0 {
-		n.mu.Lock()
-		n.startStreamLocked(s, n.fsys.remotePath(&n.Inode))
-		n.mu.Unlock()
+	n.mu.Lock()
+	if off != s.size {
+		s.seq = false
 	}
+	if s.stream == nil && s.fresh && s.seq && s.size+int64(len(data)) >= streamAfter {
+		n.startStreamLocked(s, n.fsys.remotePath(&n.Inode))
+	}
+	n.mu.Unlock()
 	got, err := s.f.WriteAt(data, off)
 	n.mu.Lock()
 	s.size = max(s.size, off+int64(got))
@@ -144,10 +155,17 @@ func (n *fileNode) write(ctx context.Context, data []byte, off int64, appendMode
 		s.stream.grow(size)
 	}
 	if err != nil {
-		return uint32(got), n.poison(toErrno(n.fsys.log, "write spool", n.info.Name(), err))
+		return uint32(got), n.poison(toErrno(n.fsys.log, "write spool", n.fsys.remotePath(&n.Inode), err))
 	}
 	return uint32(got), 0
 }
+
+// streamAfter is how much a file written sequentially from empty must
+// reach before its upload streams. Below it, close() sends the whole file
+// at once, and a file the server never held then goes straight to its name
+// (see upload), where a stream would need a temporary: a rename costs two
+// round trips, more than waiting for the last MiB.
+const streamAfter = 1 << 20
 
 // poison records a failed write: from now on the spool never replaces the
 // server's copy, and every flush reports errno.
@@ -197,20 +215,23 @@ func (n *fileNode) truncateLocked(size int64) syscall.Errno {
 		n.dropStream(u)
 		n.mu.Lock()
 	}
-	if err := n.w.f.Truncate(size); err != nil {
+	if err := truncateSpool(n.w.f, size); err != nil {
 		return toErrno(n.fsys.log, "truncate spool", n.info.Name(), err)
 	}
 	n.w.size, n.w.loaded, n.w.dirty, n.w.wrote = size, true, true, now()
 	n.w.fresh = size == 0
+	n.w.seq = n.w.fresh
 	return 0
 }
 
-func (n *fileNode) truncate(ctx context.Context, size int64) syscall.Errno {
-	n.ioMu.Lock()
+func (n *fileNode) truncate(ctx context.Context, by *handle, size int64) syscall.Errno {
+	if errno := n.lockIO(ctx, "truncate", by); errno != 0 {
+		return errno
+	}
 	defer n.ioMu.Unlock()
 	if size > 0 {
 		if err := n.loadLocked(ctx); err != nil {
-			return toErrno(n.fsys.log, "truncate", n.info.Name(), err)
+			return toErrno(n.fsys.log, "truncate", n.fsys.remotePath(&n.Inode), err)
 		}
 	}
 	n.mu.Lock()
@@ -220,13 +241,14 @@ func (n *fileNode) truncate(ctx context.Context, size int64) syscall.Errno {
 
 // upload sends a dirty spool to the server: to a temporary name in the same
 // directory, then renamed over the file, so a failed upload never damages
-// the server's previous copy. The replacement gets the old copy's mode (or
+// the server's previous copy (a file the server never held goes straight
+// to its name). The replacement gets the old copy's mode (or
 // the one asked for here), and where that mode keeps others from reading,
 // the temporary is given it before any content is sent. On failure the
 // spool stays dirty and a later flush, fsync or release tries again; a
 // spool whose writes failed is never uploaded.
-func (n *fileNode) upload(ctx context.Context) syscall.Errno {
-	n.ioMu.Lock()
+func (n *fileNode) upload(ctx context.Context, by *handle) syscall.Errno {
+	n.ioMu.Lock(by)
 	defer n.ioMu.Unlock()
 	n.mu.Lock()
 	s := n.w
@@ -244,7 +266,7 @@ func (n *fileNode) upload(ctx context.Context) syscall.Errno {
 		}
 		return writeErr
 	}
-	size, mtime, asked := s.size, s.mtime, s.mode
+	size, mtime, asked, existed := s.size, s.mtime, s.mode, s.existed
 	mode, setMode := s.targetMode()
 	n.mu.Unlock()
 
@@ -260,6 +282,26 @@ func (n *fileNode) upload(ctx context.Context) syscall.Errno {
 			n.deleteTmp(stream.tmp)
 		}
 		defer stream.release()
+	}
+	direct := tmp == "" && !existed
+	if direct {
+		// A file created here that the server never held: there is no
+		// previous copy to protect, so it goes straight to its name, saving
+		// the temporary's rename (two round trips a file for cp -r). A
+		// failed upload may leave what reached the server under the name;
+		// it is not deleted, because a refused STOR may have left another
+		// client's file there untouched. close() reports the failure.
+		tmp = p
+		if setMode && exposes(mode) {
+			if err := n.fsys.protect(ctx, p, mode); err != nil {
+				n.markFailed()
+				return toErrno(n.fsys.log, "upload", p, err)
+			}
+		}
+		if err := n.fsys.remote.Store(ctx, p, s.f, size); err != nil {
+			n.markFailed()
+			return toErrno(n.fsys.log, "upload", p, err)
+		}
 	}
 	if tmp == "" {
 		name, done := n.fsys.tmpName(p)
@@ -281,9 +323,11 @@ func (n *fileNode) upload(ctx context.Context) syscall.Errno {
 	if setMode && (!exposes(mode) || stream != nil && tmp == stream.tmp) {
 		n.fsys.chmodUpload(ctx, tmp, mode)
 	}
-	if err := n.fsys.remote.Rename(ctx, tmp, p, asideName(p)); err != nil {
-		n.uploadFailed(tmp)
-		return toErrno(n.fsys.log, "upload rename", p, err)
+	if !direct {
+		if err := n.fsys.remote.Rename(ctx, tmp, p, asideName(p)); err != nil {
+			n.uploadFailed(tmp)
+			return toErrno(n.fsys.log, "upload rename", p, err)
+		}
 	}
 	shown := now()
 	if mtime != nil {
@@ -301,6 +345,10 @@ func (n *fileNode) upload(ctx context.Context) syscall.Errno {
 	if setMode {
 		shownMode = mode
 	}
+	var laterTime *time.Time // a touch arrived during the upload (setMtime takes no ioMu)
+	if s.mtime != mtime {
+		laterTime = s.mtime
+	}
 	s.dirty, s.mtime, s.failed, s.fresh = false, nil, false, false
 	later := s.mode != asked // a chmod arrived during the upload
 	if !later {
@@ -317,6 +365,9 @@ func (n *fileNode) upload(ctx context.Context) syscall.Errno {
 	n.fsys.setEntry(dir, fi)
 	n.fsys.blocks.InvalidatePath(p)
 	n.fsys.forgetVersion(p)
+	if laterTime != nil {
+		_ = n.setMtime(ctx, *laterTime) // no longer dirty: goes to the server now
+	}
 	n.fsys.log.Debug("uploaded", "path", p, "bytes", size, "streamed", stream != nil)
 	return 0
 }
@@ -371,10 +422,15 @@ func (f *FS) warnMode(tmp string, mode fs.FileMode, err error) {
 
 // uploadFailed marks the spool and deletes the temporary file.
 func (n *fileNode) uploadFailed(tmp string) {
+	n.markFailed()
+	n.deleteTmp(tmp)
+}
+
+// markFailed records that the spool's upload failed (see releaseWriter).
+func (n *fileNode) markFailed() {
 	n.mu.Lock()
 	n.w.failed = true
 	n.mu.Unlock()
-	n.deleteTmp(tmp)
 }
 
 // deleteTmp deletes an upload's temporary file, best effort (a leftover is
@@ -391,17 +447,17 @@ func (n *fileNode) deleteTmp(tmp string) {
 // (no flush happened) gets its upload now. When an upload already failed,
 // close() or fsync() has reported it and the changes are dropped with a log
 // line: retrying here, after the caller has moved on, would race with it.
-func (n *fileNode) releaseWriter(ctx context.Context) {
+func (n *fileNode) releaseWriter(ctx context.Context, by *handle) {
 	n.mu.Lock()
 	failed := n.w != nil && n.w.failed
 	n.mu.Unlock()
 	p := n.fsys.remotePath(&n.Inode)
 	if !failed {
-		if errno := n.upload(ctx); errno != 0 {
+		if errno := n.upload(ctx, by); errno != 0 {
 			n.fsys.log.Error("changes not saved to the server", "path", p, "errno", errno.Error())
 		}
 	}
-	n.ioMu.Lock()
+	n.ioMu.Lock(by)
 	defer n.ioMu.Unlock()
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -453,18 +509,18 @@ func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 }
 
 func (n *fileNode) setSize(ctx context.Context, fh gofs.FileHandle, size int64) syscall.Errno {
-	if _, open := fh.(*handle); open || n.hasSpool() {
-		return n.truncate(ctx, size)
+	if h, open := fh.(*handle); open || n.hasSpool() {
+		return n.truncate(ctx, h, size)
 	}
 	// truncate(2) on a path: no close will follow, so upload now.
-	if errno := n.addWriter(false); errno != 0 {
+	if errno := n.addWriter(ctx, false); errno != 0 {
 		return errno
 	}
-	defer n.releaseWriter(ctx)
-	if errno := n.truncate(ctx, size); errno != 0 {
+	defer n.releaseWriter(ctx, nil)
+	if errno := n.truncate(ctx, nil, size); errno != 0 {
 		return errno
 	}
-	return n.upload(ctx)
+	return n.upload(ctx, nil)
 }
 
 // setMode changes the file's permission bits on the server, or with the
@@ -474,7 +530,9 @@ func (n *fileNode) setMode(ctx context.Context, mode fs.FileMode) syscall.Errno 
 	if n.fsys.cfg.ChmodIgnore {
 		return 0
 	}
-	n.ioMu.Lock()
+	if errno := n.lockIO(ctx, "chmod", nil); errno != 0 {
+		return errno
+	}
 	n.mu.Lock()
 	if n.w != nil && n.w.dirty {
 		n.w.mode = &mode

@@ -22,6 +22,8 @@ var (
 	ErrClosed = errors.New("connection pool closed")
 	// ErrBadPath: a path holds CR or LF, which would smuggle FTP commands.
 	ErrBadPath = fmt.Errorf("path contains a line break: %w", fs.ErrInvalid)
+	// ErrNoSpace: the server has no room for the data (452, 552).
+	ErrNoSpace = errors.New("no space left on the server")
 )
 
 // DialError is a failure to reach, secure or log in to the server.
@@ -48,12 +50,12 @@ func (e *ReplyError) Error() string {
 	return fmt.Sprintf("%s %s: %d %s", e.Op, e.Path, e.Code, e.Msg)
 }
 
-// FTPCode lets callers map the reply without importing this package.
-func (e *ReplyError) FTPCode() int { return e.Code }
-
-// Unwrap gives the io/fs meaning of the reply where there is one.
+// Unwrap gives the reply's meaning as a sentinel where there is one (io/fs
+// errors, ErrNoSpace), so callers need no reply codes.
 func (e *ReplyError) Unwrap() error {
 	switch e.Code {
+	case 452, 552:
+		return ErrNoSpace
 	case 530, 532:
 		return fs.ErrPermission
 	case 550, 450:
