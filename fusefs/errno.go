@@ -11,10 +11,6 @@ import (
 	"github.com/ftpsfs/ftpsfs/pool"
 )
 
-// ErrTooLarge is what a Remote wraps when it refused to hold what the
-// server sent (a listing beyond max_listing): the caller gets EFBIG.
-var ErrTooLarge = errors.New("too large to hold")
-
 // errShortRead: the server's file ended before the size its listing gave
 // (it changed underneath us, or the transfer was cut and the server said 226).
 var errShortRead = errors.New("remote file ended before its listed size")
@@ -34,8 +30,8 @@ func toErrno(log *slog.Logger, op, path string, err error) syscall.Errno {
 		return syscall.ETIMEDOUT
 	case errors.Is(err, context.Canceled):
 		return syscall.EINTR
-	case errors.Is(err, ErrTooLarge):
-		log.Warn("refused: too large", "op", op, "path", path, "err", err)
+	case errors.Is(err, pool.ErrListingTooLarge):
+		log.Warn("listing refused: larger than max_listing", "op", op, "path", path, "err", err)
 		return syscall.EFBIG
 	case errors.Is(err, errors.ErrUnsupported):
 		// The server does not offer the operation (SITE CHMOD refused, for

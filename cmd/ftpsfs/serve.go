@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -22,16 +20,6 @@ import (
 type remote struct{ *pool.Pool }
 
 func (r remote) OpenReader(p string) fusefs.RemoteReader { return r.Pool.OpenReader(p) }
-
-// List marks a listing cut at max_listing as too large, which the node
-// tree answers with EFBIG.
-func (r remote) List(ctx context.Context, dir string) ([]fs.FileInfo, error) {
-	entries, err := r.Pool.List(ctx, dir)
-	if errors.Is(err, pool.ErrListingTooLarge) {
-		err = fmt.Errorf("%w: %w", fusefs.ErrTooLarge, err)
-	}
-	return entries, err
-}
 
 func (r remote) OpenLaneReader(p string) fusefs.RemoteReader { return r.Pool.OpenLaneReader(p) }
 
