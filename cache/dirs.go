@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"maps"
 	"strings"
@@ -12,53 +13,145 @@ import (
 )
 
 // Dirs caches directory listings by absolute remote path ("/a/b"; "/" for
-// the root) for a fixed TTL. A name absent from a cached listing is a
-// negative entry: lookups of it are answered without the server.
+// the root) for a fixed TTL counted from each listing's arrival. A name
+// absent from a cached listing is a negative entry: lookups of it are
+// answered without the server.
+//
+// Memory is bounded twice: by the number of listings (maxDirs) and by
+// their estimated bytes (MaxBytes; see EntryOverhead), least recently used
+// dropped first. A listing larger than the whole budget goes to its
+// callers but is not kept. Expired listings are dropped by [Dirs.Sweep]
+// (run it on a timer with [Dirs.SweepEvery]) without waiting to be asked
+// for again.
 //
 // Loads are shared: concurrent Gets of one directory run one load. The load
 // runs in its own goroutine under a context that keeps the first caller's
 // values but not its cancellation, so one impatient caller cannot fail the
 // load for the others; it is cancelled when every caller has given up.
 type Dirs struct {
-	ttl time.Duration
-	now func() time.Time
+	ttl      time.Duration
+	maxBytes int64
+	now      func() time.Time
 
 	mu       sync.Mutex                       // guards the fields below
-	lru      *simplelru.LRU[string, *Listing] // bounded by maxDirs
+	lru      *simplelru.LRU[string, *Listing] // bounded by maxDirs and maxBytes
+	bytes    int64                            // sum of Bytes() over held listings; ≤ maxBytes
 	inflight map[string]*dirFlight            // by dir; at most one per dir
 	hits     uint64                           // Gets answered from the cache
 	misses   uint64                           // Gets that had to wait for a load
 	loads    uint64                           // load calls started
+	swept    uint64                           // expired listings dropped by Sweep
 }
+
+// DefaultMaxBytes is the listing cache's byte budget unless told otherwise:
+// about 250,000 entries with short names.
+const DefaultMaxBytes = 64 << 20
+
+// ErrStillLoading is what [Dirs.GetWithin] returns when the listing is
+// still arriving after the caller's patience ran out; the load goes on.
+var ErrStillLoading = errors.New("cache: listing still arriving")
 
 // dirFlight is a listing load plus what Dirs needs to stop it.
 type dirFlight struct {
 	flight[*Listing]
 	waiters int                // callers still waiting; guarded by Dirs.mu
 	cancel  context.CancelFunc // cancels the load's context
+	started time.Time          // when the load began
 }
 
 // DirStats is a snapshot of a Dirs' counters.
 type DirStats struct {
 	Hits, Misses, Loads uint64
-	Entries             int // listings held, including expired ones not yet dropped
+	Swept               uint64 // expired listings dropped by Sweep
+	Entries             int    // listings held, including expired ones not yet swept
+	Bytes               int64  // their estimated memory
 }
 
-// NewDirs returns a listing cache keeping each listing for ttl and at most
-// maxDirs listings (least recently used dropped first; values below 1 mean 1).
-// ttl ≤ 0 keeps nothing: every Get loads, though concurrent Gets of one
-// directory still share one load. now nil means time.Now; tests inject a
-// clock here.
+// NewDirs returns a listing cache keeping each listing for ttl after it
+// arrived, at most maxDirs listings (values below 1 mean 1) and at most
+// DefaultMaxBytes of them. ttl ≤ 0 keeps nothing: every Get loads, though
+// concurrent Gets of one directory still share one load. now nil means
+// time.Now; tests inject a clock here.
 func NewDirs(ttl time.Duration, maxDirs int, now func() time.Time) *Dirs {
+	return NewDirsBytes(ttl, maxDirs, DefaultMaxBytes, now)
+}
+
+// NewDirsBytes is NewDirs with a byte budget of maxBytes (≤ 0 keeps
+// nothing, as ttl ≤ 0 does).
+func NewDirsBytes(ttl time.Duration, maxDirs int, maxBytes int64, now func() time.Time) *Dirs {
 	if now == nil {
 		now = time.Now
 	}
-	lru, err := simplelru.NewLRU[string, *Listing](max(maxDirs, 1), nil)
+	d := &Dirs{ttl: ttl, maxBytes: maxBytes, now: now, inflight: make(map[string]*dirFlight)}
+	lru, err := simplelru.NewLRU[string, *Listing](max(maxDirs, 1), d.onRemoveLocked)
 	if err != nil {
 		panic(err) // only for size ≤ 0, excluded above
 	}
-	return &Dirs{ttl: ttl, now: now, lru: lru, inflight: make(map[string]*dirFlight)}
+	d.lru = lru
+	return d
 }
+
+// MaxBytes is the byte budget.
+func (d *Dirs) MaxBytes() int64 { return d.maxBytes }
+
+// onRemoveLocked keeps bytes in step with the LRU, which calls it for
+// every removal (eviction by count, Remove, RemoveOldest, Purge).
+func (d *Dirs) onRemoveLocked(_ string, l *Listing) { d.bytes -= l.Bytes() }
+
+// addLocked stores l, dropping least recently used listings until it fits
+// the byte budget; a listing larger than the budget is not kept (and any
+// older listing of dir is dropped).
+func (d *Dirs) addLocked(dir string, l *Listing) {
+	d.lru.Remove(dir) // Add would replace in place without onRemoveLocked
+	if d.ttl <= 0 || l.Bytes() > d.maxBytes {
+		return
+	}
+	for d.bytes+l.Bytes() > d.maxBytes {
+		if _, _, ok := d.lru.RemoveOldest(); !ok {
+			break
+		}
+	}
+	d.lru.Add(dir, l)
+	d.bytes += l.Bytes()
+}
+
+// expiredLocked says whether l is past its TTL.
+func (d *Dirs) expiredLocked(l *Listing) bool { return d.now().Sub(l.Arrived) >= d.ttl }
+
+// Sweep drops every expired listing, so their memory is freed without
+// their directories being asked for again.
+func (d *Dirs) Sweep() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, dir := range d.lru.Keys() {
+		if l, ok := d.lru.Peek(dir); ok && d.expiredLocked(l) {
+			d.lru.Remove(dir)
+			d.swept++
+		}
+	}
+}
+
+// SweepEvery runs Sweep every interval until ctx ends, in one goroutine
+// that returns when ctx does. The caller cancels ctx at unmount.
+func (d *Dirs) SweepEvery(ctx context.Context, interval time.Duration) {
+	go func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				d.Sweep()
+			}
+		}
+	}()
+}
+
+// SweepInterval is how often a mount sweeps: half the TTL, so an expired
+// listing is held at most 1.5 TTL after it arrived, but not more often
+// than once a second (each sweep scans every held listing).
+func SweepInterval(ttl time.Duration) time.Duration { return max(ttl/2, time.Second) }
 
 // freshLocked returns dir's listing if it is cached and unexpired, dropping
 // an expired one. touch says whether to mark it recently used.
@@ -73,7 +166,7 @@ func (d *Dirs) freshLocked(dir string, touch bool) (*Listing, bool) {
 	if !ok {
 		return nil, false
 	}
-	if d.now().Sub(l.Fetched) >= d.ttl {
+	if d.expiredLocked(l) {
 		d.lru.Remove(dir)
 		return nil, false
 	}
@@ -119,34 +212,80 @@ func (d *Dirs) Get(ctx context.Context, dir string, load func(ctx context.Contex
 	return f.val, f.err
 }
 
+// GetWithin is Get for a caller that needs only part of the listing (a
+// lookup of one name): if dir's load has been running for patience (from
+// its start, whoever started it) and still has not arrived, it returns
+// ErrStillLoading and the caller asks the server about its one name
+// instead. The load goes on for the other callers and for the cache; when
+// nobody waits for it any more it still runs to its end, which its own
+// context bounds (the load function's deadline), so that the listing is
+// there for the next lookups instead of being started again by each.
+func (d *Dirs) GetWithin(ctx context.Context, dir string, patience time.Duration, load func(ctx context.Context) ([]fs.FileInfo, error)) (*Listing, error) {
+	d.mu.Lock()
+	if l, ok := d.freshLocked(dir, true); ok {
+		d.hits++
+		d.mu.Unlock()
+		return l, nil
+	}
+	if err := ctx.Err(); err != nil {
+		d.mu.Unlock()
+		return nil, err
+	}
+	d.misses++
+	f := d.inflight[dir]
+	if f == nil {
+		f = d.startLocked(ctx, dir, load)
+	}
+	f.waiters++
+	left := patience - d.now().Sub(f.started)
+	d.mu.Unlock()
+
+	pctx, cancel := context.WithTimeout(ctx, max(left, 0))
+	defer cancel()
+	if err := f.wait(pctx); err != nil {
+		d.mu.Lock()
+		f.waiters--
+		ownErr := ctx.Err()
+		if f.waiters == 0 && ownErr != nil {
+			d.disownLocked(dir, f)
+			f.cancel()
+		}
+		d.mu.Unlock()
+		if ownErr != nil {
+			return nil, ownErr
+		}
+		return nil, ErrStillLoading
+	}
+	return f.val, f.err
+}
+
 // startLocked registers a load of dir and starts it. The goroutine ends
 // when load returns; load must honour its context.
 func (d *Dirs) startLocked(ctx context.Context, dir string, load func(ctx context.Context) ([]fs.FileInfo, error)) *dirFlight {
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	f := &dirFlight{flight: *newFlight[*Listing](), cancel: cancel}
+	f := &dirFlight{flight: *newFlight[*Listing](), cancel: cancel, started: d.now()}
 	d.inflight[dir] = f
 	d.loads++
-	started := d.now()
 	go func() {
 		entries, err := load(lctx)
-		d.finish(dir, f, entries, err, started)
+		d.finish(dir, f, entries, err)
 	}()
 	return f
 }
 
 // finish publishes a load's result to its waiters and, unless the load was
 // disowned or the cache keeps nothing, stores it.
-func (d *Dirs) finish(dir string, f *dirFlight, entries []fs.FileInfo, err error, started time.Time) {
+func (d *Dirs) finish(dir string, f *dirFlight, entries []fs.FileInfo, err error) {
 	var l *Listing
 	if err == nil {
-		l = newListing(entries, started)
+		l = newListing(entries, f.started, d.now())
 	}
 	d.mu.Lock()
 	if d.inflight[dir] == f {
 		delete(d.inflight, dir)
 	}
-	if err == nil && f.keep && d.ttl > 0 {
-		d.lru.Add(dir, l)
+	if err == nil && f.keep {
+		d.addLocked(dir, l)
 	}
 	f.val, f.err = l, err
 	d.mu.Unlock()
@@ -207,7 +346,8 @@ func (d *Dirs) InvalidateTree(dir string) {
 // itself (create, remove, rename within dir), saving a reload. If an
 // unexpired listing is cached, fn gets a fresh copy of its entries to
 // modify; the result (Names rebuilt, nil entries dropped) replaces the
-// listing, keeping its Fetched time so the TTL is not extended. Readers
+// listing, keeping its Started and Arrived times so the TTL is not
+// extended. Readers
 // holding the old *Listing see no change. With nothing cached it does
 // nothing. Either way a load of dir in flight is disowned, since it may
 // predate the change.
@@ -228,7 +368,7 @@ func (d *Dirs) Update(dir string, fn func(entries map[string]fs.FileInfo)) {
 		m = make(map[string]fs.FileInfo)
 	}
 	fn(m)
-	d.lru.Add(dir, listingFromMap(m, old.Fetched))
+	d.addLocked(dir, listingFromMap(m, old.Started, old.Arrived))
 }
 
 // Purge drops every listing and disowns every load in flight (SIGHUP).
@@ -245,5 +385,5 @@ func (d *Dirs) Purge() {
 func (d *Dirs) Stats() DirStats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return DirStats{Hits: d.hits, Misses: d.misses, Loads: d.loads, Entries: d.lru.Len()}
+	return DirStats{Hits: d.hits, Misses: d.misses, Loads: d.loads, Swept: d.swept, Entries: d.lru.Len(), Bytes: d.bytes}
 }

@@ -53,7 +53,7 @@ func TestDirsHitMiss(t *testing.T) {
 	if !slices.Equal(l1.Names, []string{"a", "b", "c"}) {
 		t.Errorf("Names = %v, want sorted a b c", l1.Names)
 	}
-	want := DirStats{Hits: 1, Misses: 1, Loads: 1, Entries: 1}
+	want := DirStats{Hits: 1, Misses: 1, Loads: 1, Entries: 1, Bytes: 3 * (EntryOverhead + 2)}
 	if got := d.Stats(); got != want {
 		t.Errorf("Stats = %+v, want %+v", got, want)
 	}
@@ -64,8 +64,8 @@ func TestDirsTTL(t *testing.T) {
 	d := NewDirs(10*time.Second, 10, clk.now)
 	c := &counter{entries: files("a")}
 	l1 := mustGet(t, d, "/", c.load)
-	if !l1.Fetched.Equal(clk.now()) {
-		t.Errorf("Fetched = %v, want %v", l1.Fetched, clk.now())
+	if !l1.Started.Equal(clk.now()) || !l1.Arrived.Equal(clk.now()) {
+		t.Errorf("Started, Arrived = %v, %v, want %v", l1.Started, l1.Arrived, clk.now())
 	}
 	clk.advance(9 * time.Second)
 	if _, ok := d.Peek("/"); !ok {
@@ -359,7 +359,7 @@ func TestDirsUpdateCopyOnWrite(t *testing.T) {
 	if fi, ok := cur.Lookup("c"); !ok || fi.Size() != 3 {
 		t.Errorf("Lookup(c) = %v, %v", fi, ok)
 	}
-	if !cur.Fetched.Equal(old.Fetched) {
+	if !cur.Started.Equal(old.Started) || !cur.Arrived.Equal(old.Arrived) {
 		t.Error("Update reset the TTL clock")
 	}
 	clk.advance(5 * time.Second)

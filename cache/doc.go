@@ -1,6 +1,8 @@
 // Package cache holds ftpsfs's two in-memory caches: directory listings
-// ([Dirs]: TTL, negative entries, invalidation by path and by subtree) and
-// file blocks ([Blocks]: an LRU bounded in bytes). Both share one load per
+// ([Dirs]: a TTL counted from each listing's arrival, negative entries,
+// invalidation by path and by subtree, bounded by count and by estimated
+// bytes, expired listings swept on a timer) and file blocks ([Blocks]: an
+// LRU bounded in bytes). Both share one load per
 // key among concurrent callers, so a burst of lookups or reads of the same
 // thing costs one round trip.
 //
@@ -15,4 +17,6 @@
 // fill runs or while a caller waits for one. The one callback run under a
 // lock is the patch function given to [Dirs.Update], which must therefore not
 // call back into the same Dirs. Helpers named …Locked expect the lock held.
+// The sweeper goroutine ([Dirs.SweepEvery]) takes Dirs.mu once per sweep,
+// for one scan of the held listings, and holds nothing between sweeps.
 package cache

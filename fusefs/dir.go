@@ -28,15 +28,16 @@ var (
 
 // Lookup answers from the directory's listing: one LIST serves every name
 // in it until the listing expires, including the names that do not exist.
+// While a slow listing is still arriving, a lookup asks about its one name
+// (see lookupEntry).
 func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	ctx, cancel := d.fsys.opContext(ctx)
 	defer cancel()
 	dir := d.fsys.remotePath(&d.Inode)
-	l, err := d.fsys.listing(ctx, dir)
+	fi, ok, err := d.fsys.lookupEntry(ctx, dir, name)
 	if err != nil {
-		return nil, toErrno(d.fsys.log, "lookup", dir, err)
+		return nil, toErrno(d.fsys.log, "lookup", path.Join(dir, name), err)
 	}
-	fi, ok := l.Lookup(name)
 	if !ok {
 		return nil, syscall.ENOENT
 	}

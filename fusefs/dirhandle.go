@@ -84,8 +84,11 @@ func (h *dirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
 // Lookup is READDIRPLUS asking about the entry Readdirent just gave.
 func (h *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	h.mu.Lock()
-	l, dir := h.listing, h.dir
+	l, dir, loaded := h.listing, h.dir, h.loaded
 	h.mu.Unlock()
+	if !loaded { // go-fuse looks up only names readdir gave, but be safe
+		return h.d.Lookup(ctx, name, out)
+	}
 	fi, ok := l.Lookup(name)
 	if !ok {
 		return nil, syscall.ENOENT

@@ -127,7 +127,7 @@ func (d *dirNode) createExisting(ctx context.Context, name string, flags uint32,
 	if !ok || !listed {
 		return nil, nil, 0, syscall.EISDIR
 	}
-	fh, fuseFlags, errno := fn.openListed(ctx, path.Join(dir, name), fi, l.Fetched, flags)
+	fh, fuseFlags, errno := fn.openListed(ctx, path.Join(dir, name), fi, l.Started, flags)
 	if errno != 0 {
 		return nil, nil, 0, errno
 	}

@@ -65,5 +65,8 @@
 //   - freeSpace.mu is held across one AVBL round trip, so concurrent
 //     statfs calls share one question.
 //
+// dirHandle (an open directory) has no lock: go-fuse serialises the
+// requests on one handle, and its listing is immutable.
+//
 // Kernel cache invalidation is never called from inside a handler.
 package fusefs

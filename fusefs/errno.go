@@ -30,6 +30,9 @@ func toErrno(log *slog.Logger, op, path string, err error) syscall.Errno {
 		return syscall.ETIMEDOUT
 	case errors.Is(err, context.Canceled):
 		return syscall.EINTR
+	case errors.Is(err, pool.ErrListingTooLarge):
+		log.Warn("listing refused: larger than max_listing", "op", op, "path", path, "err", err)
+		return syscall.EFBIG
 	case errors.Is(err, errors.ErrUnsupported):
 		// The server does not offer the operation (SITE CHMOD refused, for
 		// whatever reason its reply gives): as a filesystem without modes

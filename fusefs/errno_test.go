@@ -33,6 +33,7 @@ func TestToErrno(t *testing.T) {
 		{fmt.Errorf("read tcp: %w", syscall.ECONNRESET), syscall.EIO},
 		{fmt.Errorf("write: %w", syscall.EPIPE), syscall.EIO},
 		{errShortRead, syscall.EIO},
+		{fmt.Errorf("LIST /d: %w: more than 10 entries", pool.ErrListingTooLarge), syscall.EFBIG},
 		{fmt.Errorf("something else"), syscall.EIO},
 	}
 	log := slog.New(slog.DiscardHandler)

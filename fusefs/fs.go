@@ -106,7 +106,15 @@ func transferContext(ctx context.Context) context.Context {
 // created here and not uploaded yet are added, and times this mount set
 // are shown exactly.
 func (f *FS) listing(ctx context.Context, dir string) (*cache.Listing, error) {
-	return f.dirs.Get(ctx, dir, func(ctx context.Context) ([]fs.FileInfo, error) {
+	return f.dirs.Get(ctx, dir, f.loader(dir))
+}
+
+// loader is the load function of dir's listing. Its own deadline bounds a
+// load that every caller stopped waiting for (see cache.Dirs.GetWithin).
+func (f *FS) loader(dir string) func(ctx context.Context) ([]fs.FileInfo, error) {
+	return func(ctx context.Context) ([]fs.FileInfo, error) {
+		ctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
+		defer cancel()
 		entries, err := f.remote.List(ctx, dir)
 		if err != nil {
 			return nil, err
@@ -129,7 +137,7 @@ func (f *FS) listing(ctx context.Context, dir string) (*cache.Listing, error) {
 			}
 		}
 		return out, nil
-	})
+	}
 }
 
 // uploadPrefix starts the names uploads go to before they are renamed over
@@ -147,12 +155,13 @@ func (f *FS) dropEntry(dir, name string) {
 }
 
 // entry returns the listing entry of the node at p (never the root), and
-// when that listing was fetched.
+// when that listing's load started (the listing's identity for content
+// versions).
 func (f *FS) entry(ctx context.Context, p string) (fs.FileInfo, bool, time.Time, error) {
 	l, err := f.listing(ctx, path.Dir(p))
 	if err != nil {
 		return nil, false, time.Time{}, err
 	}
 	fi, ok := l.Lookup(path.Base(p))
-	return fi, ok, l.Fetched, nil
+	return fi, ok, l.Started, nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ftpsfs/ftpsfs/cache"
@@ -55,7 +56,9 @@ func newMetrics() *metrics {
 			Name: "ftpsfs_written_bytes_total", Help: "Bytes programs passed to write().",
 		}),
 	}
-	m.reg.MustRegister(m.ops, m.errs, m.latency, m.remote, m.read, m.written)
+	// The Go collector's go_goroutines and go_memstats_* show a leak or a
+	// growing heap from outside.
+	m.reg.MustRegister(m.ops, m.errs, m.latency, m.remote, m.read, m.written, collectors.NewGoCollector())
 	return m
 }
 
@@ -80,6 +83,10 @@ func (m *metrics) watch(p *pool.Pool, dirs *cache.Dirs, blocks *cache.Blocks) {
 		counter("ftpsfs_dir_cache_misses_total", "Directory lookups that needed a listing.", func() float64 { return float64(dirs.Stats().Misses) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ftpsfs_block_cache_bytes", Help: "Bytes of file content held in memory."},
 			func() float64 { return float64(blocks.Stats().Bytes) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ftpsfs_dir_cache_bytes", Help: "Estimated bytes of directory listings held in memory."},
+			func() float64 { return float64(dirs.Stats().Bytes) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ftpsfs_dir_cache_listings", Help: "Directory listings held in memory."},
+			func() float64 { return float64(dirs.Stats().Entries) }),
 	)
 }
 

@@ -54,8 +54,13 @@ func serve(mountPoint string, cfg *mountopts.Config, stderr io.Writer) (int, err
 		return 0, err
 	}
 
-	limitMemory(cfg.CacheSize)
-	dirs, blocks := cache.NewDirs(cfg.DirCacheTTL, 10000, nil), cache.NewBlocks(cfg.CacheSize)
+	dirs, blocks := cache.NewDirs(cfg.DirCacheTTL, maxListings, nil), cache.NewBlocks(cfg.CacheSize)
+	// Expired listings are freed on a timer, not only when asked for again;
+	// both timers stop at unmount.
+	cacheCtx, stopCacheTimers := context.WithCancel(context.Background())
+	defer stopCacheTimers()
+	dirs.SweepEvery(cacheCtx, cache.SweepInterval(cfg.DirCacheTTL))
+	limitMemory(cacheCtx, cfg.CacheSize, dirs)
 	var observer fusefs.Observer
 	if m != nil {
 		m.watch(p, dirs, blocks)

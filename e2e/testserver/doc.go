@@ -3,7 +3,9 @@
 // real vsftpd run by hand as root, plus the certificates both need.
 //
 // The embedded server is fast (about 50 ms to a full round trip) and can
-// inject faults and emulate vsftpd's TLS session-reuse check; vsftpd is the
+// inject faults, send synthetic listings (dripping, slow, huge, or with
+// injected lines: Synthetic), stall its greeting behind a front on the
+// control port (GreetingFault) and emulate vsftpd's TLS session-reuse check; vsftpd is the
 // strict reference a real deployment meets (no MLSD, 522 on a data
 // connection that does not resume the control connection's TLS session).
 //

@@ -40,6 +40,13 @@ type EmbeddedOptions struct {
 	// ListOnly turns MLSD and MLST off, so the server lists with LIST, whose
 	// lines carry each file's mode (its MLSD has no UNIX.mode fact).
 	ListOnly bool
+	// Listings are synthetic listings by directory ("/slow"): LIST and MLSD
+	// of it send them instead of its entries. StartEmbedded creates each
+	// directory under Root.
+	Listings map[string]Synthetic
+	// Greeting, when set, puts a front on the control port that sends a
+	// slow or endless greeting (see GreetingFault).
+	Greeting *GreetingFault
 }
 
 // Embedded is a running in-process FTP(S) server.
@@ -56,6 +63,9 @@ type Embedded struct {
 	fault     atomic.Int32
 
 	dataConns, resumeFailures, logins atomic.Int64
+	dataOpen                          atomic.Int64 // data connections not yet closed
+	listed                            listings
+	front                             *front // the greeting front, if any
 
 	closeOnce sync.Once
 	closeErr  error
@@ -95,12 +105,26 @@ func StartEmbedded(opts EmbeddedOptions) (*Embedded, error) {
 		opts.Cert = kp
 	}
 
+	if err := makeSynthetic(opts); err != nil {
+		return nil, err
+	}
 	e := &Embedded{Opts: opts, track: newTracker(), served: make(chan struct{})}
-	ln, err := net.Listen("tcp", opts.Listen)
+	listen := opts.Listen
+	if opts.Greeting != nil {
+		listen = "127.0.0.1:0" // the front takes opts.Listen
+	}
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return nil, fmt.Errorf("testserver: listen: %w", err)
 	}
 	e.Addr = ln.Addr().String()
+	if opts.Greeting != nil {
+		if e.front, err = startFront(opts.Listen, e.Addr, *opts.Greeting); err != nil {
+			ln.Close()
+			return nil, err
+		}
+		e.Addr = e.front.addr
+	}
 	e.Host, e.Port, _ = hostPort(e.Addr)
 	if !opts.NoTLS {
 		e.tlsConfig = e.makeTLSConfig()
@@ -141,6 +165,9 @@ func (e *Embedded) Close() error {
 		}
 		if !e.track.closeAll(5 * time.Second) {
 			e.closeErr = errors.Join(e.closeErr, errors.New("testserver: client connections still open after 5s"))
+		}
+		if e.front != nil {
+			e.front.close()
 		}
 	})
 	return e.closeErr
@@ -207,7 +234,8 @@ func (d *driver) AuthUser(_ ftpserver.ClientContext, user, pass string) (ftpserv
 		return nil, errors.New("wrong user or password")
 	}
 	d.e.logins.Add(1)
-	return &faultFs{Fs: afero.NewBasePathFs(afero.NewOsFs(), o.Root), root: o.Root, fault: d.e.currentFault}, nil
+	return &faultFs{Fs: afero.NewBasePathFs(afero.NewOsFs(), o.Root), root: o.Root, fault: d.e.currentFault,
+		synthetic: o.Listings, listed: &d.e.listed}, nil
 }
 
 func (d *driver) GetTLSConfig() (*tls.Config, error) {
@@ -219,5 +247,7 @@ func (d *driver) GetTLSConfig() (*tls.Config, error) {
 
 // WrapPassiveListener counts and tracks data connections.
 func (d *driver) WrapPassiveListener(l net.Listener) (net.Listener, error) {
-	return d.e.track.listener(l, &d.e.dataConns), nil
+	tl := d.e.track.listener(l, &d.e.dataConns)
+	tl.(*trackedListener).open = &d.e.dataOpen
+	return tl, nil
 }

@@ -52,8 +52,10 @@ func (f Fault) String() string {
 // going through the currently set fault.
 type faultFs struct {
 	afero.Fs
-	root  string
-	fault func() Fault
+	root      string
+	fault     func() Fault
+	synthetic map[string]Synthetic // by FTP path
+	listed    *listings
 }
 
 func (f *faultFs) Create(name string) (afero.File, error) {

@@ -79,6 +79,7 @@ type trackedListener struct {
 	net.Listener
 	t     *tracker
 	count *atomic.Int64
+	open  *atomic.Int64 // connections accepted and not yet closed, when set
 }
 
 func (l *trackedListener) Accept() (net.Conn, error) {
@@ -89,7 +90,12 @@ func (l *trackedListener) Accept() (net.Conn, error) {
 	if l.count != nil {
 		l.count.Add(1)
 	}
-	return l.t.conn(c), nil
+	tc := l.t.conn(c).(*trackedConn)
+	if l.open != nil {
+		l.open.Add(1)
+		tc.open = l.open
+	}
+	return tc, nil
 }
 
 func (l *trackedListener) Close() error {
@@ -103,6 +109,7 @@ type trackedConn struct {
 	net.Conn
 	t    *tracker
 	once sync.Once
+	open *atomic.Int64 // decremented at Close, when set
 }
 
 func (c *trackedConn) Close() error {
@@ -111,6 +118,9 @@ func (c *trackedConn) Close() error {
 		delete(c.t.conns, c)
 		c.t.live--
 		c.t.mu.Unlock()
+		if c.open != nil {
+			c.open.Add(-1)
+		}
 	})
 	return c.Conn.Close()
 }

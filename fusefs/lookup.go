@@ -1,0 +1,52 @@
+package fusefs
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/ftpsfs/ftpsfs/cache"
+)
+
+// lookupPatience is how long a lookup waits for its directory's listing
+// (counted from the listing's start) before asking the server about its
+// one name instead. A directory that lists in 15 s must not make every
+// stat of one of its files take 15 s, nor time it out.
+const lookupPatience = time.Second
+
+// lookupEntry finds name in dir: from the cached listing, from the listing
+// being loaded if it arrives within lookupPatience, and otherwise from the
+// server (Remote.Stat) while the listing goes on arriving for the next
+// callers. Names only this mount knows (files created here, not uploaded
+// yet) and names listings hide (upload temporaries) are answered as a
+// listing would answer them.
+func (f *FS) lookupEntry(ctx context.Context, dir, name string) (fs.FileInfo, bool, error) {
+	l, err := f.dirs.GetWithin(ctx, dir, lookupPatience, f.loader(dir))
+	if err == nil {
+		fi, ok := l.Lookup(name)
+		return fi, ok, nil
+	}
+	if !errors.Is(err, cache.ErrStillLoading) {
+		return nil, false, err
+	}
+	if strings.HasPrefix(name, uploadPrefix) {
+		return nil, false, nil
+	}
+	for _, fi := range f.pending.in(dir) {
+		if fi.Name() == name {
+			return fi, true, nil
+		}
+	}
+	p := path.Join(dir, name)
+	fi, err := f.remote.Stat(ctx, p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, err
+	}
+	return f.times.refine(p, fi), true, nil
+}
