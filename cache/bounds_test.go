@@ -187,3 +187,30 @@ func TestDirsGetWithin(t *testing.T) {
 		}
 	})
 }
+
+// TestDirsDisownedLoadNobodyWaitsForIsCancelled: a load left running for
+// the cache (its callers took ErrStillLoading) is cancelled once a change
+// disowns it, instead of holding its connection to its deadline while the
+// next lookup starts another beside it.
+func TestDirsDisownedLoadNobodyWaitsForIsCancelled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := NewDirs(time.Minute, 10, nil)
+		var running atomic.Int64
+		load := func(ctx context.Context) ([]fs.FileInfo, error) {
+			running.Add(1)
+			defer running.Add(-1)
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}
+		for range 3 {
+			if _, err := d.GetWithin(context.Background(), "/d", time.Second, load); !errors.Is(err, ErrStillLoading) {
+				t.Fatalf("GetWithin err = %v, want ErrStillLoading", err)
+			}
+			d.Update("/d", func(map[string]fs.FileInfo) {})
+			synctest.Wait()
+		}
+		if n := running.Load(); n != 0 {
+			t.Errorf("%d disowned loads still running, want 0", n)
+		}
+	})
+}

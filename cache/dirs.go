@@ -300,6 +300,9 @@ func (d *Dirs) disownLocked(dir string, f *dirFlight) {
 	if d.inflight[dir] == f {
 		delete(d.inflight, dir)
 	}
+	if f.waiters == 0 {
+		f.cancel() // nobody waits and it will not be kept: free its connection
+	}
 }
 
 // Peek returns dir's listing if it is cached and unexpired. It never loads

@@ -71,6 +71,10 @@ func (h *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Err
 func (h *dirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if off == 0 {
+		h.pos, h.loaded = 0, false // rewinddir: read the directory anew, as POSIX says
+		return 0
+	}
 	if errno := h.loadLocked(ctx); errno != 0 {
 		return errno
 	}
@@ -88,6 +92,12 @@ func (h *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 	h.mu.Unlock()
 	if !loaded { // go-fuse looks up only names readdir gave, but be safe
 		return h.d.Lookup(ctx, name, out)
+	}
+	// A change made through the mount since (create, unlink, rename,
+	// upload) is in the cached listing, which is patched in place of the
+	// snapshot: answer from it while it is there.
+	if cur, ok := h.d.fsys.dirs.Peek(dir); ok {
+		l = cur
 	}
 	fi, ok := l.Lookup(name)
 	if !ok {

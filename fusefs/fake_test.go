@@ -25,6 +25,9 @@ type fakeRemote struct {
 	truncate int   // when > 0, ReadAt serves only this many bytes of any file
 	storeErr error // returned by every Store when set
 	mtimes   map[string]time.Time
+	// oneNameStat: Stat answers like MLST with UNIX.mode (one command, the
+	// server's mode); otherwise like SIZE+MDTM+CWD on a LIST server.
+	oneNameStat bool
 	modes    map[string]fs.FileMode
 	stores   atomic.Int64
 	stats    atomic.Int64
@@ -40,7 +43,10 @@ type fakeInfo struct {
 	mode   fs.FileMode
 	target string
 	mtime  time.Time
+	exact  bool // the mode is the server's (an MLST answer with UNIX.mode)
 }
+
+func (f fakeInfo) ModeKnown() bool { return f.exact }
 
 func (f fakeInfo) Name() string      { return f.name }
 func (f fakeInfo) Size() int64       { return f.size }
@@ -255,13 +261,15 @@ func (r *fakeRemote) Stat(ctx context.Context, p string) (fs.FileInfo, error) {
 		if m, ok := r.modes[p]; ok {
 			mode = m
 		}
-		return fakeInfo{name: path.Base(p), size: int64(len(data)), mode: mode, mtime: r.mtimes[p]}, nil
+		return fakeInfo{name: path.Base(p), size: int64(len(data)), mode: mode, mtime: r.mtimes[p], exact: r.oneNameStat}, nil
 	}
 	if _, ok := r.files[p+"/"]; ok {
-		return fakeInfo{name: path.Base(p), mode: fs.ModeDir | 0o755}, nil
+		return fakeInfo{name: path.Base(p), mode: fs.ModeDir | 0o755, exact: r.oneNameStat}, nil
 	}
 	return nil, fs.ErrNotExist
 }
+
+func (r *fakeRemote) StatsOneName() bool { return r.oneNameStat }
 
 func (r *fakeRemote) Chmod(ctx context.Context, p string, mode fs.FileMode) error {
 	r.mu.Lock()

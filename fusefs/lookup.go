@@ -22,8 +22,14 @@ const lookupPatience = time.Second
 // server (Remote.Stat) while the listing goes on arriving for the next
 // callers. Names only this mount knows (files created here, not uploaded
 // yet) and names listings hide (upload temporaries) are answered as a
-// listing would answer them.
+// listing would answer them. Only a server that answers one name with its
+// mode (MLST) is asked: elsewhere Stat guesses modes from SIZE and CWD (a
+// 0600 file would show 0644, to other users too under allow_other) or
+// lists the whole directory again, so the lookup waits for the listing.
 func (f *FS) lookupEntry(ctx context.Context, dir, name string) (fs.FileInfo, bool, error) {
+	if !f.remote.StatsOneName() {
+		return f.waitListing(ctx, dir, name)
+	}
 	l, err := f.dirs.GetWithin(ctx, dir, lookupPatience, f.loader(dir))
 	if err == nil {
 		fi, ok := l.Lookup(name)
@@ -47,6 +53,17 @@ func (f *FS) lookupEntry(ctx context.Context, dir, name string) (fs.FileInfo, bo
 		return nil, false, nil
 	case err != nil:
 		return nil, false, err
+	case !modeKnown(fi): // no UNIX.mode fact: only the listing knows the mode
+		return f.waitListing(ctx, dir, name)
 	}
 	return f.times.refine(p, fi), true, nil
+}
+
+func (f *FS) waitListing(ctx context.Context, dir, name string) (fs.FileInfo, bool, error) {
+	l, err := f.dirs.Get(ctx, dir, f.loader(dir))
+	if err != nil {
+		return nil, false, err
+	}
+	fi, ok := l.Lookup(name)
+	return fi, ok, nil
 }

@@ -1,6 +1,7 @@
 package fusefs
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -160,5 +161,57 @@ func TestJoinNameIsPathJoin(t *testing.T) {
 		if got, want := joinName(c[0], c[1]), path.Join(c[0], c[1]); got != want {
 			t.Errorf("joinName(%q, %q) = %q, want %q", c[0], c[1], got, want)
 		}
+	}
+}
+
+// TestOpenDirectoryAfterLocalChanges: a directory handle opened before an
+// rm through the mount does not bring the removed name back (READDIRPLUS
+// answers from the listing the rm patched, not from the handle's
+// snapshot), so creating the name again works; rewinddir reads anew.
+func TestOpenDirectoryAfterLocalChanges(t *testing.T) {
+	r := newFakeRemote()
+	for i := range 200 {
+		r.add(fmt.Sprintf("/d/name-%03d", i), []byte("x"))
+	}
+	mnt := mount(t, r)
+	fd, err := syscall.Open(filepath.Join(mnt, "d"), syscall.O_RDONLY|syscall.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	buf := make([]byte, 512) // a few entries per getdents64
+	if _, err := syscall.Getdents(fd, buf); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(mnt, "d", "name-150")
+	if err := os.Remove(victim); err != nil {
+		t.Fatal(err)
+	}
+	for { // the rest of the directory, through READDIRPLUS
+		n, err := syscall.Getdents(fd, buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	if _, err := os.Lstat(victim); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stat of a removed name after reading an open directory: %v, want ENOENT", err)
+	}
+	if err := os.WriteFile(victim, []byte("new"), 0o644); err != nil {
+		t.Errorf("creating the removed name again: %v", err)
+	}
+	if _, err := syscall.Seek(fd, 0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, 1<<16)
+	n, err := syscall.Getdents(fd, big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, names := syscall.ParseDirent(big[:n], -1, nil)
+	if !slices.Contains(names, "name-150") {
+		t.Errorf("after rewinddir the re-created name is missing (%d names read)", len(names))
 	}
 }

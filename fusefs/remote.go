@@ -23,6 +23,10 @@ type Remote interface {
 	// Stat asks the server about path now (not from a listing); a missing
 	// path is an error wrapping fs.ErrNotExist.
 	Stat(ctx context.Context, path string) (fs.FileInfo, error)
+	// StatsOneName reports whether Stat asks about one name with one
+	// command and gets its mode (MLST), rather than listing its directory
+	// or guessing the mode from SIZE and CWD.
+	StatsOneName() bool
 	// Chmod sets path's permission bits; a server that cannot gives an
 	// error wrapping errors.ErrUnsupported.
 	Chmod(ctx context.Context, path string, mode fs.FileMode) error

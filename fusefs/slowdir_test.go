@@ -40,6 +40,7 @@ func (s *slowLister) List(ctx context.Context, dir string) ([]fs.FileInfo, error
 // what comes after it.
 func TestLookupWhileListingArrives(t *testing.T) {
 	r := &slowLister{fakeRemote: newFakeRemote(), dir: "/slow", delay: 3 * time.Second}
+	r.oneNameStat = true
 	r.add("/slow/a.txt", []byte("abc"))
 	r.add("/slow/b.txt", []byte("b"))
 	mnt := mountRemote(t, r, 1<<20, false, nil)
@@ -86,5 +87,29 @@ func TestLsLSlowerThanTTL(t *testing.T) {
 	}
 	if n := r.slow.Load(); n != 1 {
 		t.Errorf("%d listings of /slow for one ls -l, want 1", n)
+	}
+}
+
+// TestLookupWaitsForListingWithoutMLST: on a server whose Stat would guess
+// the mode (SIZE, MDTM and CWD: a 0600 file would show 0644, to every user
+// under allow_other) or list the directory again, a lookup during a slow
+// listing waits for it and answers from it.
+func TestLookupWaitsForListingWithoutMLST(t *testing.T) {
+	r := &slowLister{fakeRemote: newFakeRemote(), dir: "/slow", delay: 1500 * time.Millisecond}
+	r.add("/slow/a.txt", []byte("abc"))
+	mnt := mountRemote(t, r, 1<<20, false, nil)
+	start := time.Now()
+	fi, err := os.Stat(filepath.Join(mnt, "slow", "a.txt"))
+	if err != nil || fi.Size() != 3 {
+		t.Fatalf("stat while the listing arrives: %v, %v", fi, err)
+	}
+	if took := time.Since(start); took < r.delay {
+		t.Errorf("stat answered after %v, before the listing arrived (%v)", took, r.delay)
+	}
+	if n := r.stats.Load(); n != 0 {
+		t.Errorf("%d Stats asked of a server without MLST, want 0", n)
+	}
+	if n := r.slow.Load(); n != 1 {
+		t.Errorf("%d listings of /slow, want 1", n)
 	}
 }

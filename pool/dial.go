@@ -26,6 +26,8 @@ type dialer struct {
 	// minRTT is the shortest command round trip seen, in nanoseconds; 0
 	// before the first login.
 	minRTT atomic.Int64
+	// mlst is set once a login found MLSD (and so MLST) on the server.
+	mlst atomic.Bool
 }
 
 func newDialer(cfg Config, m *Metrics) (*dialer, error) {
@@ -65,6 +67,9 @@ func (d *dialer) dial(ctx context.Context) (*conn, error) {
 	c.sc = sc
 	c.lastUsed = time.Now()
 	c.mlsd = sc.IsTimePreciseInList()
+	if c.mlsd {
+		d.mlst.Store(true) // Stat uses MLST on such connections (see stat.go)
+	}
 	return c, nil
 }
 

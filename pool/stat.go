@@ -31,6 +31,12 @@ func (p *Pool) Stat(ctx context.Context, target string) (fs.FileInfo, error) {
 	return out, err
 }
 
+// StatsOneName reports whether Stat asks with MLST (one command, with the
+// mode where the server gives UNIX.mode) rather than SIZE, MDTM and CWD,
+// or a listing of the directory on servers without SIZE. Known after the
+// first login.
+func (p *Pool) StatsOneName() bool { return p.dialer.mlst.Load() }
+
 func mlst(c *conn, target string) (fs.FileInfo, error) {
 	_, msg, err := c.command(250, "MLST %s", target)
 	if err != nil {
