@@ -28,9 +28,9 @@ type fakeRemote struct {
 	// oneNameStat: Stat answers like MLST with UNIX.mode (one command, the
 	// server's mode); otherwise like SIZE+MDTM+CWD on a LIST server.
 	oneNameStat bool
-	modes    map[string]fs.FileMode
-	stores   atomic.Int64
-	stats    atomic.Int64
+	modes       map[string]fs.FileMode
+	stores      atomic.Int64
+	stats       atomic.Int64
 	// stall, when set, holds every Store until it is closed; each Store
 	// reports on stalled when it starts waiting.
 	stall   chan struct{}
