@@ -168,8 +168,6 @@ func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	if d.fsys.cfg.ReadOnly {
 		return syscall.EROFS
 	}
-	ctx, cancel := d.fsys.opContext(ctx)
-	defer cancel()
 	dir := d.fsys.remotePath(&d.Inode)
 	p := path.Join(dir, name)
 	var fn *fileNode
@@ -180,15 +178,19 @@ func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 		// An upload running now would bring the file back after we looked.
 		// The kernel holds the directory locked meanwhile: give up after
 		// timeout rather than freeze the directory for a whole STOR.
-		if errno := fn.lockIO(ctx, "unlink", nil); errno != 0 {
+		if errno := fn.lockIO(transferContext(ctx), "unlink", nil) // no deadline: lockIO waits timeout from now; errno != 0 {
 			return errno
 		}
 		defer fn.ioMu.Unlock()
 	}
-	if fn != nil && d.fsys.pending.has(fn) {
+	ctx, cancel := d.fsys.opContext(ctx) // the DELE's own timeout, after the wait
+	defer cancel()
+	if fn != nil && d.fsys.pending.has(fn) && !fn.sentToName() {
 		d.fsys.pending.remove(fn) // the server never had it
-	} else if err := d.fsys.remote.Delete(ctx, p); err != nil {
+	} else if err := d.fsys.remote.Delete(ctx, p); err != nil && !(fn != nil && d.fsys.pending.has(fn) && errors.Is(err, fs.ErrNotExist)) {
 		return toErrno(d.fsys.log, "unlink", p, err)
+	} else if fn != nil {
+		d.fsys.pending.remove(fn) // a failed direct upload's remains are gone too
 	}
 	if fn != nil {
 		fn.mu.Lock()

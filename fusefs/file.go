@@ -177,6 +177,14 @@ func (n *fileNode) addWriter(ctx context.Context, trunc bool) syscall.Errno {
 	return 0
 }
 
+// sentToName reports whether an upload of this pending file went to its
+// name on the server (see upload), so that an unlink deletes what it left.
+func (n *fileNode) sentToName() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.w != nil && n.w.sentToName
+}
+
 // lockIO takes ioMu for an operation that must not wait behind another
 // handle's upload for longer than its timeout: until ctx's deadline, or
 // timeout from now where ctx has none (a transfer's context).

@@ -29,6 +29,10 @@ type spool struct {
 	wrote  time.Time  // last local change, shown as mtime until uploaded
 	fresh  bool       // started empty (create, O_TRUNC) and not uploaded since: may stream
 	seq    bool       // fresh, and every write since went to its end (see streamAfter)
+	// sentToName: an upload of a file the server never held went straight
+	// to its name (see upload), so the server may hold (part of) it even
+	// though it is still pending.
+	sentToName bool
 	stream *streamUpload
 
 	// writeErr is set when a write into the spool failed (a full disk):

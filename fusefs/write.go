@@ -283,15 +283,20 @@ func (n *fileNode) upload(ctx context.Context, by *handle) syscall.Errno {
 		}
 		defer stream.release()
 	}
-	direct := tmp == "" && !existed
+	direct := tmp == "" && !existed && size <= streamAfter
 	if direct {
-		// A file created here that the server never held: there is no
-		// previous copy to protect, so it goes straight to its name, saving
-		// the temporary's rename (two round trips a file for cp -r). A
-		// failed upload may leave what reached the server under the name;
+		// A small file created here that the server never held: there is
+		// no previous copy to protect, so it goes straight to its name,
+		// saving the temporary's rename (two round trips a file for cp -r).
+		// A failed upload may leave what reached the server under the name;
 		// it is not deleted, because a refused STOR may have left another
-		// client's file there untouched. close() reports the failure.
+		// client's file there untouched. close() reports the failure. A
+		// larger one goes through a temporary, so that a cut transfer never
+		// leaves a long partial file that looks complete.
 		tmp = p
+		n.mu.Lock()
+		s.sentToName = true // an unlink from now on must ask the server
+		n.mu.Unlock()
 		if setMode && exposes(mode) {
 			if err := n.fsys.protect(ctx, p, mode); err != nil {
 				n.markFailed()
