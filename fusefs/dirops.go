@@ -177,8 +177,9 @@ func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	if fn != nil {
 		// An upload running now would bring the file back after we looked.
 		// The kernel holds the directory locked meanwhile: give up after
-		// timeout rather than freeze the directory for a whole STOR.
-		if errno := fn.lockIO(transferContext(ctx), "unlink", nil) // no deadline: lockIO waits timeout from now; errno != 0 {
+		// timeout rather than freeze the directory for a whole STOR (no
+		// deadline here: lockIO waits timeout from now).
+		if errno := fn.lockIO(transferContext(ctx), "unlink", nil); errno != 0 {
 			return errno
 		}
 		defer fn.ioMu.Unlock()
