@@ -33,7 +33,7 @@ type spool struct {
 	// to its name (see upload), so the server may hold (part of) it even
 	// though it is still pending.
 	sentToName bool
-	stream *streamUpload
+	stream     *streamUpload
 
 	// writeErr is set when a write into the spool failed (a full disk):
 	// its content is then not what the program wrote, and it never
