@@ -358,7 +358,10 @@ func (p *Pool) prepareSpare() (*spare, error) {
 	usable := stop()
 	if err != nil || !usable {
 		p.put(c, !usable || !isReply(err))
-		if usable && code >= 500 && code < 600 {
+		if !usable {
+			return nil, ctxError("EPSV", "", ctx) // never a nil spare without an error
+		}
+		if code >= 500 && code < 600 {
 			return nil, fmt.Errorf("%w: %v", errEPSVRefused, err)
 		}
 		return nil, err

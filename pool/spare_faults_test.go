@@ -393,3 +393,37 @@ func TestEndedPieceLeavesTheSpare(t *testing.T) {
 		t.Errorf("%d control connections dropped", d)
 	}
 }
+
+// EPSV answered by another success (a late reply, say) is out of step: the
+// real answer that follows must not answer the next command.
+func TestSpareEPSVAnsweredOutOfStep(t *testing.T) {
+	h := startPieceServer(t, pieceScript{
+		epsv: func(n int) string {
+			if n == 1 {
+				return "226 transfer complete\r\n229 Entering Extended Passive Mode (|||1|)"
+			}
+			return ""
+		},
+		retr: func(net.Conn, func(string, ...any) error) {},
+	}, func(h *hostile) { h.files["/f"] = []byte("12345") })
+	p := h.pool(func(c *Config) { c.MaxConns = 4 })
+	p.refillSpare()
+	waitPrepared(t, p)
+	p.closeSpare()
+	var held []*conn
+	defer func() {
+		for _, c := range held {
+			p.put(c, false)
+		}
+	}()
+	for i := range 4 {
+		c, err := p.get(ctxT(t), useOp, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+		if n, err := c.sc.FileSize("/f"); err != nil || n != 5 {
+			t.Errorf("connection %d: SIZE answered %d, %v; want 5 (EPSV's late answer?)", i, n, err)
+		}
+	}
+}
