@@ -156,10 +156,19 @@ func (h *handle) readIsolated(ctx context.Context, off, end int64) (res fuse.Rea
 	h.observe(off / bs) // a seek: read-ahead for the old place stops
 	file := pieceFile{h.path, h.ver}
 	for _, p := range h.fsys.pieces.covering(file, off, end) {
-		if data, ok := h.fsys.blocks.Peek(h.pieceKey(p)); ok {
-			return fuse.ReadResultData(data[off-p.start : end-p.start]), true, 0
+		if _, ok := h.fsys.blocks.Peek(h.pieceKey(p)); !ok {
+			h.fsys.pieces.remove(file, p)
+			continue
 		}
-		h.fsys.pieces.remove(file, p)
+		// Get, not Peek: a hit makes the piece recent, so hot pieces stay
+		// cached (one evicted since the Peek is fetched again: it covers the read).
+		data, err := h.fsys.blocks.Get(ctx, h.pieceKey(p), func(ctx context.Context) ([]byte, error) {
+			return h.fetchPiece(ctx, p)
+		})
+		if err != nil {
+			return nil, true, h.fail(err)
+		}
+		return fuse.ReadResultData(data[off-p.start : end-p.start]), true, 0
 	}
 	p := piece{start: off, length: min(max(end-off, minPieceBytes), h.size-off)}
 	data, err := h.fsys.blocks.Get(ctx, h.pieceKey(p), func(ctx context.Context) ([]byte, error) {

@@ -29,7 +29,10 @@
 // Lock order: Reader.mu before Pool.mu; listingWatch.mu before Pool.mu;
 // Pool.mu and spareSlot.mu are never held together (spare.go takes one,
 // lets go, then the other), nor across network I/O. A spare's connection
-// is lent like any other: the goroutine holding the spare owns it.
+// is lent like any other: the goroutine holding the spare owns it. A get
+// about to wait reclaims the spare (spareSlot.mu, released, then Pool.mu
+// to give the connection back), so spareSlot.mu is also taken under a
+// Reader's mu (a reader opening its stream); nothing is locked under it.
 // Pool.mu is never held across network I/O; a Reader's mu is (it serialises
 // that reader's stream). listingWatch.mu is held while the watch closes a
 // listing's sockets (conn.interrupt, which does not wait for the network),

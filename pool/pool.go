@@ -234,6 +234,10 @@ func (p *Pool) get(ctx context.Context, kind use, fresh bool) (*conn, error) {
 			return nil, ErrClosed
 		}
 		p.regrowLocked()
+		if kind == useSpare && !p.spareRoomLocked() {
+			p.mu.Unlock()
+			return nil, errNoSpareRoom
+		}
 		// Lanes stand back while anyone else waits, or a lane that just
 		// yielded would take its connection straight back.
 		if kind == useOp || p.streams < p.streamLimitLocked(kind) && (kind != useLane || p.waiting == 0) {
@@ -267,7 +271,7 @@ func (p *Pool) get(ctx context.Context, kind use, fresh bool) (*conn, error) {
 				if err != nil {
 					p.Metrics.DialFailures.Add(1)
 					p.noteTimeout(err)
-					if p.refused(err) {
+					if p.refused(err) && kind != useSpare {
 						// The server is at its connection limit: wait for one of
 						// ours to come free, or, holding none, back off and retry
 						// for up to timeout instead of failing the operation.
@@ -309,9 +313,14 @@ func (p *Pool) get(ctx context.Context, kind use, fresh bool) (*conn, error) {
 		victim := p.oldestIdleReaderLocked()
 		p.waiting++
 		p.mu.Unlock()
-		if victim != nil && victim.park(ctx) {
+		// The spare goes first: it is speculative, a reader's stream is not.
+		// (This get counts in waiting already, so a spare stored from now on
+		// is reclaimed by its preparer.)
+		switch {
+		case p.reclaimSpare():
+		case victim != nil && victim.park(ctx):
 			p.Metrics.Evictions.Add(1)
-		} else {
+		default:
 			select {
 			case <-wake:
 			case <-ctx.Done():

@@ -25,13 +25,40 @@ import (
 // when the spare fails, a piece is an ordinary Reader's read.
 //
 // A spare holds a stream's connection, so only a pool of spareMinConns or
-// more keeps one, never while anything waits for a connection, and no spare
-// is kept longer than spareMaxAge (servers and our handshake give up on an
-// idle data connection eventually).
+// more keeps one, and only from an idle connection or a new one: preparing
+// never waits for a connection nor evicts a reader, and a get that would
+// wait takes the spare's connection back first. No spare is kept longer
+// than maxSpareAge (servers and our handshake give up on an idle data
+// connection eventually).
 const (
 	spareMinConns = 4
 	spareMaxAge   = 5 * time.Second
 )
+
+// useSpare is get's kind for a spare: a stream that is lent only when a
+// connection is free or may be dialled now (errNoSpareRoom otherwise).
+const useSpare = useLane + 1
+
+// errNoSpareRoom: no connection is free for a spare without waiting.
+var errNoSpareRoom = errors.New("no free connection for a spare")
+
+// errEPSVRefused: the server refused EPSV (5xx), so no spare can be had.
+var errEPSVRefused = errors.New("EPSV refused")
+
+// maxSpareAge is how long a spare may wait. Its data connection's TLS
+// handshake, begun when the spare was made, reads under timeout; a spare
+// older than that would fail and cost its control connection.
+func (p *Pool) maxSpareAge() time.Duration {
+	return min(spareMaxAge, p.cfg.Timeout/2)
+}
+
+// spareRoomLocked reports whether a spare may take a connection now:
+// nobody waits, a stream slot stays free for a reader, and a connection is
+// idle or may be dialled.
+func (p *Pool) spareRoomLocked() bool {
+	return !p.closed && p.max >= spareMinConns && p.waiting == 0 &&
+		p.streams < p.streamLimitLocked(useStream)-1 && (len(p.idle) > 0 || p.open < p.max)
+}
 
 // spare is a control connection with its passive data connection open.
 type spare struct {
@@ -95,10 +122,15 @@ func (p *Pool) takeSpare(ctx context.Context) *spare {
 		}
 		p.spares.mu.Lock()
 	}
+	if ctx.Err() != nil {
+		// The piece fails anyway: a spare used now would only be cut.
+		p.spares.mu.Unlock()
+		return nil
+	}
 	s := p.spares.s
 	p.spares.s = nil
 	p.spares.mu.Unlock()
-	if s != nil && time.Since(s.made) > spareMaxAge {
+	if s != nil && time.Since(s.made) > p.maxSpareAge() {
 		go p.releaseSpare(s)
 		return nil
 	}
@@ -155,7 +187,9 @@ func (p *Pool) readOnSpare(ctx context.Context, s *spare, path string, buf []byt
 	}
 	p.noteAnswered()
 	p.Metrics.SparePieces.Add(1)
-	halt := context.AfterFunc(ctx, func() { _ = s.data.SetDeadline(time.Now()) })
+	// A deadline would not stop the read: deadlineConn renews it before
+	// every socket read, which a TLS read makes many of. Closing does.
+	halt := context.AfterFunc(ctx, s.c.interrupt)
 	n, rerr := io.ReadFull(s.data, buf)
 	halt()
 	switch {
@@ -209,8 +243,12 @@ func (p *Pool) abortSpare(s *spare) {
 	var te *textproto.Error
 	ok := err == nil || errors.As(err, &te) && te.Code != 421
 	if ok {
-		_, _, err = s.c.command(200, "NOOP")
-		ok = err == nil
+		// Exactly 200, and nothing after it: a server that answers the
+		// abort twice (426, then 226) has NOOP read the second answer, and
+		// NOOP's own 200 would answer the next command.
+		var code int
+		code, _, err = s.c.command(200, "NOOP")
+		ok = err == nil && code == 200 && tp.R.Buffered() == 0
 	}
 	p.noteTimeout(err)
 	ok = stop() && ok
@@ -223,6 +261,20 @@ func (p *Pool) releaseSpare(s *spare) {
 	p.put(s.c, false)
 }
 
+// reclaimSpare gives the spare's connection back to the pool, for a get
+// that would otherwise wait; it reports whether there was one.
+func (p *Pool) reclaimSpare() bool {
+	p.spares.mu.Lock()
+	s := p.spares.s
+	p.spares.s = nil
+	p.spares.mu.Unlock()
+	if s == nil {
+		return false
+	}
+	p.releaseSpare(s)
+	return true
+}
+
 func (p *Pool) dropSpare(s *spare) {
 	_ = s.data.Close()
 	s.c.interrupt()
@@ -233,7 +285,7 @@ func (p *Pool) dropSpare(s *spare) {
 // for one.
 func (p *Pool) refillSpare() {
 	p.mu.Lock()
-	room := !p.closed && p.max >= spareMinConns && p.waiting == 0 && p.streams < p.streamLimitLocked(useStream)-1
+	room := p.spareRoomLocked()
 	p.mu.Unlock()
 	p.spares.mu.Lock()
 	if !room || p.spares.off || p.spares.s != nil || p.spares.preparing {
@@ -250,7 +302,9 @@ func (p *Pool) refillSpare() {
 		p.spares.preparing = false
 		close(ready)
 		if err != nil {
-			p.spares.off = p.spares.off || isReply(err)
+			// Only EPSV refused is for good: a refused connection (421) or
+			// a transient 4xx says nothing about the next attempt.
+			p.spares.off = p.spares.off || errors.Is(err, errEPSVRefused)
 			p.spares.mu.Unlock()
 			p.log.Debug("no spare data connection", "err", err)
 			return
@@ -266,7 +320,13 @@ func (p *Pool) refillSpare() {
 		if old != nil {
 			p.releaseSpare(old)
 		}
-		time.AfterFunc(spareMaxAge, func() {
+		if p.contended() {
+			// A get began waiting while this spare was prepared and found
+			// none to reclaim: this one is its connection.
+			p.reclaimSpare()
+			return
+		}
+		time.AfterFunc(p.maxSpareAge(), func() {
 			p.spares.mu.Lock()
 			mine := p.spares.s == s
 			if mine {
@@ -285,7 +345,7 @@ func (p *Pool) refillSpare() {
 func (p *Pool) prepareSpare() (*spare, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Timeout)
 	defer cancel()
-	c, err := p.get(ctx, useStream, false)
+	c, err := p.get(ctx, useSpare, false)
 	if err != nil {
 		return nil, err
 	}
@@ -294,11 +354,22 @@ func (p *Pool) prepareSpare() (*spare, error) {
 		return nil, errors.New("no data connection dialer")
 	}
 	stop := c.bind(ctx, p.noteStalled)
-	_, msg, err := c.command(229, "EPSV")
+	code, msg, err := c.command(229, "EPSV")
 	usable := stop()
 	if err != nil || !usable {
 		p.put(c, !usable || !isReply(err))
+		if !usable {
+			return nil, ctxError("EPSV", "", ctx) // never a nil spare without an error
+		}
+		if code >= 500 && code < 600 {
+			return nil, fmt.Errorf("%w: %v", errEPSVRefused, err)
+		}
 		return nil, err
+	}
+	if code != 229 {
+		// Another success is no answer to EPSV: a reply out of step.
+		p.put(c, true)
+		return nil, fmt.Errorf("EPSV answered %d %s", code, msg)
 	}
 	port, err := epsvPort(msg)
 	if err != nil {
