@@ -18,13 +18,12 @@ var ErrSizeMismatch = errors.New("server holds a different size than was uploade
 
 // Store uploads size bytes from src to path, replacing it, and returns only
 // once the server has confirmed the transfer (226) and reports the expected
-// size. A broken connection is retried once with the whole upload.
+// size. A broken connection is retried once with the whole upload. Each
+// control-channel phase is bounded by timeout, whatever ctx allows (see
+// phase.go); the data phase per network write.
 func (p *Pool) Store(ctx context.Context, target string, src io.ReaderAt, size int64) error {
 	return p.do(ctx, "STOR", target, true, func(c *conn) error {
-		if err := c.sc.Stor(target, io.NewSectionReader(src, 0, size)); err != nil {
-			return replyError("STOR", target, err)
-		}
-		got, err := remoteSize(c, target)
+		_, got, err := p.storeSized(c, target, io.NewSectionReader(src, 0, size))
 		if err != nil {
 			return err
 		}

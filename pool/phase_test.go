@@ -1,0 +1,196 @@
+package pool
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// dripEvery is below the tests' timeout (1 s): the per-read deadline never
+// expires and the reply budget (256 KiB) lasts for hours.
+const dripEvery = 300 * time.Millisecond
+
+// dripped are servers that answer one step of an upload with a reply that
+// never ends.
+var dripped = map[string]func(h *hostile){
+	"150 to STOR": func(h *hostile) {
+		h.reply = func(w net.Conn, verb, _ string) bool {
+			if verb != "STOR" {
+				return false
+			}
+			_ = dripReply(w, 150, dripEvery)
+			return true
+		}
+	},
+	"226 after the data": func(h *hostile) {
+		h.final = func(w net.Conn, verb, _ string) error {
+			if verb != "STOR" {
+				_, err := io.WriteString(w, "226 done\r\n")
+				return err
+			}
+			return dripReply(w, 226, dripEvery)
+		}
+	},
+	"213 to the SIZE check": func(h *hostile) {
+		h.reply = func(w net.Conn, verb, _ string) bool {
+			if verb != "SIZE" {
+				return false
+			}
+			_ = dripReply(w, 213, dripEvery)
+			return true
+		}
+	},
+}
+
+// returnsWithin runs f and fails the test if it has not returned after d
+// (it is left running: the test's cleanup closes the server under it).
+func returnsWithin(t *testing.T, d time.Duration, f func() error) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		t.Fatalf("still running after %v", d)
+		return nil
+	}
+}
+
+// Before the fix an upload whose context has no deadline (fusefs passes
+// uploads such contexts, since a large one may take longer than timeout)
+// waited for a dripped reply forever: Store was still running after 8 s
+// with timeout 1 s. Now each control-channel wait has timeout of its own;
+// Store may try once more on a fresh connection, so it ends within about
+// two timeouts. The error is a timeout (ETIMEDOUT to fusefs).
+func TestUploadRepliesDrippedEndInTime(t *testing.T) {
+	for name, setup := range dripped {
+		for _, stream := range []bool{false, true} {
+			label := name + "/Store"
+			if stream {
+				label = name + "/StoreStream"
+			}
+			t.Run(label, func(t *testing.T) {
+				h := startHostile(t, setup)
+				p := h.pool(func(c *Config) { c.Timeout = time.Second })
+				err := returnsWithin(t, 6*time.Second, func() error {
+					if stream {
+						_, err := p.StoreStream(context.Background(), "/f", strings.NewReader("data"))
+						return err
+					}
+					return p.Store(context.Background(), "/f", strings.NewReader("data"), 4)
+				})
+				if !errors.Is(err, os.ErrDeadlineExceeded) {
+					t.Errorf("upload with a dripped %s: %v, want a timeout", name, err)
+				}
+			})
+		}
+	}
+}
+
+// slowSource yields its chunks one every gap.
+type slowSource struct {
+	chunks [][]byte
+	gap    time.Duration
+}
+
+func (s *slowSource) Read(b []byte) (int, error) {
+	if len(s.chunks) == 0 {
+		return 0, io.EOF
+	}
+	time.Sleep(s.gap)
+	n := copy(b, s.chunks[0])
+	s.chunks[0] = s.chunks[0][n:]
+	if len(s.chunks[0]) == 0 {
+		s.chunks = s.chunks[1:]
+	}
+	return n, nil
+}
+
+// The data phase is not bounded as a whole: a source that takes twice the
+// timeout (a program writing a file slowly through the mount) is uploaded.
+func TestStreamUploadOutlastsTimeout(t *testing.T) {
+	h := startHostile(t, nil)
+	p := h.pool(func(c *Config) { c.Timeout = time.Second })
+	src := &slowSource{chunks: [][]byte{[]byte("one "), []byte("two "), []byte("three "), []byte("four "), []byte("five "), []byte("six ")}, gap: 400 * time.Millisecond}
+	n, err := p.StoreStream(context.Background(), "/slow", src)
+	if err != nil || n != 28 {
+		t.Fatalf("StoreStream of a slow source: %d bytes, %v", n, err)
+	}
+	h.mu.Lock()
+	got := h.files["/slow"]
+	h.mu.Unlock()
+	if !bytes.Equal(got, []byte("one two three four five six ")) {
+		t.Errorf("server holds %q", got)
+	}
+}
+
+// Before the fix StoreStream ignored its context: cancelled while the
+// server dripped a reply, it went on waiting (and with the phase bound
+// alone, it would end with a timeout instead of the cancellation).
+func TestStoreStreamEndsWithItsContext(t *testing.T) {
+	h := startHostile(t, dripped["213 to the SIZE check"])
+	p := h.pool(func(c *Config) { c.Timeout = 10 * time.Second })
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	err := returnsWithin(t, 5*time.Second, func() error {
+		_, err := p.StoreStream(ctx, "/f", strings.NewReader("data"))
+		return err
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("StoreStream cancelled during a dripped reply: %v, want context.Canceled", err)
+	}
+}
+
+// Before the fix a whole-file download (a context without deadline: the
+// download before an in-place write) waited forever for a dripped reply to
+// RETR, and for a dripped final reply after the data. Now each wait ends
+// after timeout; a read resumes at most twice.
+func TestDownloadRepliesDrippedEndInTime(t *testing.T) {
+	t.Run("150 to RETR", func(t *testing.T) {
+		h := startHostile(t, func(h *hostile) {
+			h.reply = func(w net.Conn, verb, _ string) bool {
+				if verb != "RETR" {
+					return false
+				}
+				_ = dripReply(w, 150, dripEvery)
+				return true
+			}
+		})
+		p := h.pool(func(c *Config) { c.Timeout = time.Second })
+		r := p.OpenReader("/f")
+		defer func() { _ = r.Close() }()
+		err := returnsWithin(t, 6*time.Second, func() error {
+			_, err := r.ReadAt(context.Background(), make([]byte, 8), 0)
+			return err
+		})
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("read with a dripped 150: %v, want a timeout", err)
+		}
+	})
+	t.Run("226 after the data", func(t *testing.T) {
+		h := startHostile(t, func(h *hostile) {
+			h.files["/f"] = []byte("hello")
+			h.final = func(w net.Conn, verb, _ string) error { return dripReply(w, 226, dripEvery) }
+		})
+		p := h.pool(func(c *Config) { c.Timeout = time.Second })
+		r := p.OpenReader("/f")
+		defer func() { _ = r.Close() }()
+		var n int
+		err := returnsWithin(t, 6*time.Second, func() error {
+			var err error
+			n, err = r.ReadAt(context.Background(), make([]byte, 8), 0)
+			return err
+		})
+		// The server never confirmed the end: not io.EOF (a complete file).
+		if err == nil || errors.Is(err, io.EOF) {
+			t.Errorf("read with a dripped 226: %d bytes, %v, want an error", n, err)
+		}
+	})
+}
