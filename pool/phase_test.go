@@ -194,3 +194,39 @@ func TestDownloadRepliesDrippedEndInTime(t *testing.T) {
 		_ = r.Close()
 	})
 }
+
+// Before the fix the metadata operations that finish an upload (they get
+// the upload's context, without deadline) waited for a dripped reply
+// forever. Now they get timeout where their context has no deadline.
+func TestOpsWithoutDeadlineEndInTime(t *testing.T) {
+	for _, c := range []struct {
+		verb string
+		op   func(p *Pool) error
+	}{
+		{"RNTO", func(p *Pool) error { return p.Rename(context.Background(), "/a", "/b", "") }},
+		{"SITE", func(p *Pool) error { return p.Chmod(context.Background(), "/a", 0o600) }},
+		{"DELE", func(p *Pool) error { return p.Delete(context.Background(), "/a") }},
+		{"MKD", func(p *Pool) error { return p.MakeDir(context.Background(), "/d") }},
+	} {
+		t.Run(c.verb, func(t *testing.T) {
+			h := startHostile(t, func(h *hostile) {
+				h.reply = func(w net.Conn, verb, _ string) bool {
+					switch verb {
+					case "RNFR":
+						_, _ = io.WriteString(w, "350 go on\r\n")
+						return true
+					case c.verb:
+						_ = dripReply(w, 250, dripEvery)
+						return true
+					}
+					return false
+				}
+			})
+			p := h.pool(func(c *Config) { c.Timeout = time.Second })
+			err := returnsWithin(t, 4*time.Second, func() error { return c.op(p) })
+			if !timedOut(err) {
+				t.Errorf("%s with a dripped reply: %v, want a timeout", c.verb, err)
+			}
+		})
+	}
+}
