@@ -23,8 +23,9 @@
 // cancellation. A login has one timeout from its start, whoever waits for
 // it. Whole-file transfers (uploads, downloads) get contexts without
 // deadline, so each of their control-channel phases has one timeout of its
-// own: from the transfer command until the data flows, and from the data's
-// end through the final reply and the SIZE check; the data phase is
+// own: from the transfer command until the data flows, and from the
+// server's first byte after the data's end through the final reply and the
+// SIZE check; the data phase, and the silence while the data drains, are
 // bounded per network read and write. The control connection accepts at
 // most maxReplyBytes between two commands, and one listing at most
 // max_listing entries (cut while it arrives). At most half the connections

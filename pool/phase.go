@@ -3,6 +3,7 @@ package pool
 import (
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"sync"
 	"time"
@@ -14,11 +15,21 @@ import (
 // are not covered by that: a server that sends one short reply line every
 // (timeout - ε), "213-x" forever before the SIZE answer or "226-x" before
 // the end of the transfer, trips neither the per-read deadline nor the
-// reply budget. So each control-channel phase has a timeout of its own,
-// from its start: from the transfer command until the data starts
-// flowing, and from the end of the data through the final reply and what
-// follows it (the SIZE check). When a phase's time is up, the connection's
-// sockets are closed under it.
+// reply budget. So each control-channel phase has a timeout of its own:
+// from the transfer command until the data starts flowing, and after the
+// data's end through the final reply and what follows it (the SIZE check).
+// When a phase's time is up, the connection's sockets are closed under it.
+//
+// The second phase is timed from the first byte the server sends after
+// the data's end (on either connection), not from the end itself: the
+// last bytes written may still sit in socket and network buffers, and the
+// server answers only once they have arrived, which on a slow link takes
+// longer than timeout. While the server is silent, the per-read deadlines
+// bound the wait, as they bound the data phase.
+
+// phaseTick is how often, in parts of timeout, a phase timed from the
+// server's first byte looks whether it has come.
+const phaseTick = 4
 
 // phase is a timer over a connection's control-channel phases: armed, it
 // cuts the connection after timeout; paused (while data flows), it does
@@ -32,25 +43,73 @@ type phase struct {
 	gen   int  // which arming the running timer belongs to
 	fired bool // the timer cut the connection
 	over  bool
+	// For a phase timed from the server's first byte: the bytes received
+	// on the control and data sockets when it was armed, and when the
+	// first came (zero before).
+	fromFirst bool
+	heardAt   time.Time
+	base      [2]uint64
+	baseOK    [2]bool
 }
 
-// startPhase arms a phase timer on c.
+// startPhase arms a phase timer on c, timed from now.
 func (c *conn) startPhase(timeout time.Duration) *phase {
 	ph := &phase{c: c, timeout: timeout}
-	ph.arm()
+	ph.arm(false)
 	return ph
 }
 
-// arm starts a fresh timeout (a new phase).
-func (ph *phase) arm() {
+// arm starts a fresh timeout (a new phase), from now or from the server's
+// next byte.
+func (ph *phase) arm(fromFirst bool) {
 	ph.mu.Lock()
 	defer ph.mu.Unlock()
 	if ph.over || ph.fired {
 		return
 	}
 	ph.stopLocked()
+	ph.fromFirst, ph.heardAt = fromFirst, time.Time{}
+	if fromFirst {
+		for i, nc := range ph.socketsLocked() {
+			ph.base[i], ph.baseOK[i] = bytesReceived(nc)
+		}
+		ph.scheduleLocked(ph.timeout / phaseTick)
+		return
+	}
+	ph.scheduleLocked(ph.timeout)
+}
+
+func (ph *phase) scheduleLocked(d time.Duration) {
 	gen := ph.gen
-	ph.timer = time.AfterFunc(ph.timeout, func() { ph.fire(gen) })
+	ph.timer = time.AfterFunc(d, func() { ph.fire(gen) })
+}
+
+// socketsLocked are the control and data sockets, either nil.
+func (ph *phase) socketsLocked() [2]net.Conn {
+	ph.c.sockets.Lock()
+	defer ph.c.sockets.Unlock()
+	return [2]net.Conn{ph.c.sockets.raw, ph.c.sockets.data}
+}
+
+// heardLocked reports whether the server sent anything since the phase was
+// armed; true when no socket can tell, so the phase is timed from its
+// start.
+func (ph *phase) heardLocked() bool {
+	told := false
+	for i, nc := range ph.socketsLocked() {
+		if !ph.baseOK[i] {
+			continue
+		}
+		n, ok := bytesReceived(nc)
+		if !ok {
+			continue // closed since (a data connection at its end)
+		}
+		told = true
+		if n != ph.base[i] {
+			return true
+		}
+	}
+	return !told
 }
 
 // pause stops the clock while the data phase runs.
@@ -73,6 +132,19 @@ func (ph *phase) fire(gen int) {
 	defer ph.mu.Unlock()
 	if ph.over || gen != ph.gen {
 		return
+	}
+	if ph.fromFirst {
+		if ph.heardAt.IsZero() {
+			if !ph.heardLocked() {
+				ph.scheduleLocked(ph.timeout / phaseTick)
+				return
+			}
+			ph.heardAt = time.Now() // at most one tick late
+		}
+		if left := ph.timeout - time.Since(ph.heardAt); left > 0 {
+			ph.scheduleLocked(left)
+			return
+		}
 	}
 	ph.fired = true
 	// Under ph.mu, so that end reports a cut only once it is complete. Not
@@ -124,7 +196,7 @@ type phasedSource struct {
 
 func (s *phasedSource) WriteTo(w io.Writer) (int64, error) {
 	s.ph.pause()
-	defer s.ph.arm()
+	defer s.ph.arm(true)
 	return io.Copy(w, readerOnly{s})
 }
 
