@@ -230,3 +230,53 @@ func TestOpsWithoutDeadlineEndInTime(t *testing.T) {
 		})
 	}
 }
+
+// After the data, the phase is timed from the server's first byte: the
+// last bytes may take longer than timeout to drain on a slow link, while
+// the server is silent (TestSlowTransfersOutlastTimeout in e2e failed
+// with the phase timed from the source's end). Once the server talks
+// without finishing, the connection is cut.
+func TestFinalPhaseTimedFromServersFirstByte(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ln.Close() }()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = server.Close() }()
+	c := &conn{}
+	c.setRaw(client)
+	ph := &phase{c: c, timeout: 400 * time.Millisecond}
+	ph.arm(true)
+	time.Sleep(time.Second) // silent for longer than timeout
+	ph.mu.Lock()
+	early := ph.fired
+	ph.mu.Unlock()
+	if early {
+		t.Fatal("cut while the server was silent")
+	}
+	if _, err := io.WriteString(server, "226-x\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	// Read by nobody: the kernel's count tells.
+	if !waitFor(3*time.Second, func() bool {
+		ph.mu.Lock()
+		defer ph.mu.Unlock()
+		return ph.fired
+	}) {
+		t.Fatal("not cut after the server talked for longer than timeout")
+	}
+	if !ph.end() {
+		t.Error("end does not report the cut")
+	}
+	if _, err := client.Read(make([]byte, 1)); err == nil {
+		t.Error("the control socket is still open after the cut")
+	}
+}
