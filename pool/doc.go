@@ -16,15 +16,21 @@
 // conn has one owner at a time (the goroutine it is lent to), and only
 // that owner talks on it, between whole command/reply exchanges.
 //
-// Bounds (bounds.go, listcap.go, slowlist.go): every remote operation ends
-// when its context ends, deadline or cancellation, and its connections are
-// closed under it, data connection included (conn.bind); callers that must
-// not stop for a signal pass a context without cancellation. A login has
-// one timeout from its start, whoever waits for it. The control connection
-// accepts at most maxReplyBytes between two commands, and one listing at
-// most max_listing entries (cut while it arrives). At most half the
-// connections serve slow listings; a listing that turns slow beyond that
-// is cut and waits for a slot holding no connection, then starts again.
+// Bounds (bounds.go, listcap.go, slowlist.go, phase.go): every remote
+// operation ends when its context ends, deadline or cancellation, and its
+// connections are closed under it, data connection included (conn.bind);
+// callers that must not stop for a signal pass a context without
+// cancellation. A login has one timeout from its start, whoever waits for
+// it. Whole-file transfers (uploads, downloads) get contexts without
+// deadline, so each of their control-channel phases has one timeout of its
+// own: from the transfer command until the data flows, and from the
+// server's first byte after the data's end through the final reply and the
+// SIZE check; the data phase, and the silence while the data drains, are
+// bounded per network read and write. The control connection accepts at
+// most maxReplyBytes between two commands, and one listing at most
+// max_listing entries (cut while it arrives). At most half the connections
+// serve slow listings; a listing that turns slow beyond that is cut and
+// waits for a slot holding no connection, then starts again.
 //
 // Lock order: Reader.mu before Pool.mu; listingWatch.mu before Pool.mu;
 // Pool.mu and spareSlot.mu are never held together (spare.go takes one,
@@ -36,6 +42,8 @@
 // Pool.mu is never held across network I/O; a Reader's mu is (it serialises
 // that reader's stream). listingWatch.mu is held while the watch closes a
 // listing's sockets (conn.interrupt, which does not wait for the network),
-// so that end reports a cut only once it is complete. conn.sockets guards
-// only the two socket fields and is held for nothing else.
+// so that end reports a cut only once it is complete; a phase timer's mu
+// likewise (phase.mu before conn.sockets; it guards only the timer's
+// state). conn.sockets guards only the two socket fields and is held for
+// nothing else.
 package pool

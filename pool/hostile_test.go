@@ -27,6 +27,9 @@ type hostile struct {
 	// connection; nil sends one file. It returns when it is done or a write
 	// failed.
 	list func(dir string, data net.Conn) error
+	// final writes the final reply of a transfer (LIST, RETR, STOR) whose
+	// data went well; nil sends "226 done".
+	final func(w net.Conn, verb, arg string) error
 
 	dataCut  atomic.Int32 // listings whose data connection the client closed under them
 	listings atomic.Int32 // LIST commands received
@@ -216,6 +219,8 @@ func (h *hostile) serve(c net.Conn) {
 			h.untrack(data)
 			if derr != nil {
 				err = say("426 transfer aborted")
+			} else if h.final != nil {
+				err = h.final(c, verb, arg)
 			} else {
 				err = say("226 done")
 			}
@@ -294,4 +299,15 @@ func waitFor(d time.Duration, cond func() bool) bool {
 		time.Sleep(5 * time.Millisecond)
 	}
 	return true
+}
+
+// dripReply sends "code-x" lines, one every every, until a write fails: a reply
+// that never ends but never lets the per-read deadline expire.
+func dripReply(w net.Conn, code int, every time.Duration) error {
+	for {
+		if _, err := fmt.Fprintf(w, "%d-x\r\n", code); err != nil {
+			return err
+		}
+		time.Sleep(every)
+	}
 }

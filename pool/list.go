@@ -49,12 +49,20 @@ func (p *Pool) List(ctx context.Context, dir string) ([]fs.FileInfo, error) {
 		}
 	}()
 	for {
+		// failed is a listing's own failure at the moment the watch cut its
+		// connection: do would take any error on an interrupted connection
+		// for the cut and report its context's end instead, so it leaves
+		// do as errSlowListing and is returned from here.
+		var failed error
 		err := p.do(ctx, "LIST", dir, true, func(c *conn) error {
 			w := p.watchListing(c, holding)
 			entries, sniff, err := listRaw(c, dir)
 			slot, stopped := w.end()
 			holding = holding || slot
 			if stopped && err != nil {
+				if !cutError(err) {
+					failed = replyError("LIST", dir, err)
+				}
 				return errSlowListing
 			}
 			if err != nil {
@@ -63,6 +71,9 @@ func (p *Pool) List(ctx context.Context, dir string) ([]fs.FileInfo, error) {
 			out = convertEntries(entries, sniff, c.mlsd)
 			return nil
 		})
+		if failed != nil {
+			return nil, failed
+		}
 		if !errors.Is(err, errSlowListing) {
 			return out, err
 		}
@@ -71,6 +82,13 @@ func (p *Pool) List(ctx context.Context, dir string) ([]fs.FileInfo, error) {
 		}
 		holding = true
 	}
+}
+
+// cutError reports whether a listing's error is what closing its
+// connection under it causes, not a failure of its own: not the server's
+// reply (a 550 read before the cut), not a limit of the client's.
+func cutError(err error) bool {
+	return replyCode(err) == 0 && !errors.Is(err, ErrListingTooLarge) && !errors.Is(err, ErrReplyTooLarge)
 }
 
 // listRaw lists dir, with the modes and non-children the listing's bytes
@@ -112,7 +130,9 @@ func convertEntries(entries []*ftp.Entry, sniff *listingSniffer, precise bool) [
 		if size < 0 { // a size beyond int64 is garbage, not a file
 			size = 0
 		}
-		fi := &fileInfo{name: e.Name, size: size, mtime: e.Time, target: e.Target, precise: precise}
+		// Copies: the parser's strings are slices of the whole listing line,
+		// which a cached entry would otherwise keep alive.
+		fi := &fileInfo{name: strings.Clone(e.Name), size: size, mtime: e.Time, target: strings.Clone(e.Target), precise: precise}
 		// Where the server gives no mode, files show 644 and directories 755.
 		perm, known := sniff.mode(e.Name)
 		fi.modeKnown = known

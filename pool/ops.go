@@ -18,13 +18,12 @@ var ErrSizeMismatch = errors.New("server holds a different size than was uploade
 
 // Store uploads size bytes from src to path, replacing it, and returns only
 // once the server has confirmed the transfer (226) and reports the expected
-// size. A broken connection is retried once with the whole upload.
+// size. A broken connection is retried once with the whole upload. Each
+// control-channel phase is bounded by timeout, whatever ctx allows (see
+// phase.go); the data phase per network write.
 func (p *Pool) Store(ctx context.Context, target string, src io.ReaderAt, size int64) error {
 	return p.do(ctx, "STOR", target, true, func(c *conn) error {
-		if err := c.sc.Stor(target, io.NewSectionReader(src, 0, size)); err != nil {
-			return replyError("STOR", target, err)
-		}
-		got, err := remoteSize(c, target)
+		_, got, err := p.storeSized(c, target, io.NewSectionReader(src, 0, size))
 		if err != nil {
 			return err
 		}
@@ -63,7 +62,8 @@ func remoteSize(c *conn, p string) (int64, error) {
 // the target is first moved to aside, the source renamed, and only then
 // is aside deleted; if the source cannot take the target's name, the
 // target is moved back. At no step is the target's content gone from the
-// server under every name.
+// server under every name. The move-back gets a timeout of its own, even
+// when the caller gave up, so such a rename may take twice timeout.
 func (p *Pool) Rename(ctx context.Context, from, to, aside string) error {
 	for _, s := range []string{to, aside} {
 		if err := checkPath(s); err != nil {
@@ -71,6 +71,8 @@ func (p *Pool) Rename(ctx context.Context, from, to, aside string) error {
 		}
 	}
 	stranded := false
+	ctx, cancel := p.bounded(ctx)
+	defer cancel()
 	err := p.do(ctx, "RENAME", from, false, func(c *conn) error {
 		err := renameOnce(c, from, to)
 		if err == nil || aside == "" || isRNFR(err) || !refusedOrMissing(err) {
@@ -139,6 +141,8 @@ var ErrChmodRefused = errors.New("server refused SITE CHMOD")
 // Chmod sets a path's permission bits with SITE CHMOD (vsftpd with
 // chmod_enable, proftpd's mod_site, pure-ftpd; jlaffaye/ftp cannot send it).
 func (p *Pool) Chmod(ctx context.Context, target string, mode fs.FileMode) error {
+	ctx, cancel := p.bounded(ctx)
+	defer cancel()
 	return p.do(ctx, "CHMOD", target, true, func(c *conn) error {
 		_, _, err := c.command(200, "SITE CHMOD %04o %s", UnixBits(mode), target)
 		if notImplemented(err) {
@@ -153,6 +157,8 @@ func (p *Pool) Chmod(ctx context.Context, target string, mode fs.FileMode) error
 
 // Delete removes a file.
 func (p *Pool) Delete(ctx context.Context, file string) error {
+	ctx, cancel := p.bounded(ctx)
+	defer cancel()
 	return p.do(ctx, "DELE", file, false, func(c *conn) error {
 		return replyError("DELE", file, c.sc.Delete(file))
 	})
@@ -160,6 +166,8 @@ func (p *Pool) Delete(ctx context.Context, file string) error {
 
 // MakeDir creates a directory.
 func (p *Pool) MakeDir(ctx context.Context, dir string) error {
+	ctx, cancel := p.bounded(ctx)
+	defer cancel()
 	return p.do(ctx, "MKD", dir, false, func(c *conn) error {
 		return replyError("MKD", dir, c.sc.MakeDir(dir))
 	})
@@ -167,6 +175,8 @@ func (p *Pool) MakeDir(ctx context.Context, dir string) error {
 
 // RemoveDir removes an empty directory.
 func (p *Pool) RemoveDir(ctx context.Context, dir string) error {
+	ctx, cancel := p.bounded(ctx)
+	defer cancel()
 	return p.do(ctx, "RMD", dir, false, func(c *conn) error {
 		return replyError("RMD", dir, c.sc.RemoveDir(dir))
 	})
@@ -178,10 +188,23 @@ var ErrNoSetTime = errors.New("server cannot set modification times")
 // SetTime sets a file's modification time: MFMT, or the "MDTM time path"
 // form vsftpd understands.
 func (p *Pool) SetTime(ctx context.Context, file string, t time.Time) error {
+	ctx, cancel := p.bounded(ctx)
+	defer cancel()
 	return p.do(ctx, "MFMT", file, true, func(c *conn) error {
 		if !c.sc.IsSetTimeSupported() {
 			return ErrNoSetTime
 		}
 		return replyError("MFMT", file, c.sc.SetTime(file, t))
 	})
+}
+
+// bounded gives ctx the pool's timeout where it has none. Metadata
+// operations that finish a whole-file transfer (the rename, chmod and time
+// after an upload) get the transfer's context, which has no deadline; a
+// server dripping their reply would otherwise hold them forever.
+func (p *Pool) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, p.cfg.Timeout)
 }

@@ -204,7 +204,12 @@ func (r *Reader) openLocked(ctx context.Context, off int64, fresh bool) error {
 		return err
 	}
 	stop := c.bind(ctx, r.pool.noteStalled)
+	// A whole-file download's ctx has no deadline: RETR's reply gets its own.
+	ph := c.startPhase(r.pool.cfg.Timeout)
 	resp, err := c.sc.RetrFrom(r.path, uint64(off))
+	if ph.end() {
+		err = ph.err("RETR's reply")
+	}
 	if usable := stop(); !usable {
 		if resp != nil {
 			_ = resp.Close() // fails at once: its control connection is closed
@@ -213,6 +218,9 @@ func (r *Reader) openLocked(ctx context.Context, off int64, fresh bool) error {
 		return ctxError("RETR", r.path, ctx)
 	}
 	if err != nil {
+		if resp != nil {
+			_ = resp.Close()
+		}
 		r.pool.noteTimeout(err)
 		r.pool.put(c, broken(err))
 		return replyError("RETR", r.path, err)
@@ -226,7 +234,11 @@ func (r *Reader) openLocked(ctx context.Context, off int64, fresh bool) error {
 // returns the connection.
 func (r *Reader) finishLocked(ctx context.Context) error {
 	stop := r.c.bind(ctx, r.pool.noteStalled)
+	ph := r.c.startPhase(r.pool.cfg.Timeout) // see openLocked
 	err := r.resp.Close()
+	if ph.end() {
+		err = ph.err("the transfer's final reply")
+	}
 	usable := stop()
 	r.pool.noteTimeout(err)
 	r.pool.put(r.c, broken(err) || !usable)
@@ -239,6 +251,7 @@ func (r *Reader) finishLocked(ctx context.Context) error {
 // that proves it is still in step (proftpd sometimes drops it instead).
 func (r *Reader) abortLocked(ctx context.Context) {
 	stop := r.c.bind(ctx, r.pool.noteStalled)
+	ph := r.c.startPhase(r.pool.cfg.Timeout) // see openLocked
 	err := r.resp.Close()
 	var te *textproto.Error
 	ok := err == nil || errors.As(err, &te) && te.Code != 421
@@ -247,6 +260,9 @@ func (r *Reader) abortLocked(ctx context.Context) {
 		// a 226 means the transfer had ended normally.
 		err = r.c.sc.NoOp()
 		ok = err == nil
+	}
+	if ph.end() {
+		err, ok = ph.err("the aborted transfer's reply"), false
 	}
 	r.pool.noteTimeout(err)
 	ok = stop() && ok

@@ -2,8 +2,10 @@ package pool
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 )
 
@@ -11,7 +13,9 @@ import (
 // data is still being produced (a file written sequentially through the
 // mount), and checks that the server holds every byte. It holds a stream
 // slot for as long as src takes, and is not retried: the caller still has
-// the data and falls back to Store.
+// the data and falls back to Store. It ends when ctx ends; each
+// control-channel phase is bounded by timeout (see phase.go), the data
+// phase per network write.
 func (p *Pool) StoreStream(ctx context.Context, target string, src io.Reader) (int64, error) {
 	if err := checkPath(target); err != nil {
 		return 0, err
@@ -21,29 +25,41 @@ func (p *Pool) StoreStream(ctx context.Context, target string, src io.Reader) (i
 		return 0, err
 	}
 	start := time.Now()
-	counted := &countingReader{r: src}
-	err = c.sc.Stor(target, counted)
-	if err != nil {
-		err = replyError("STOR", target, err)
-	} else if got, serr := remoteSize(c, target); serr != nil {
-		err = serr
-	} else if got != counted.n {
-		err = fmt.Errorf("STOR %s: %w (sent %d, server has %d)", target, ErrSizeMismatch, counted.n, got)
+	stop := c.bind(ctx, p.noteStalled)
+	sent, held, err := p.storeSized(c, target, src)
+	if err == nil && held != sent {
+		err = fmt.Errorf("STOR %s: %w (sent %d, server has %d)", target, ErrSizeMismatch, sent, held)
+	}
+	if !stop() && err != nil {
+		err = ctxError("STOR", target, ctx)
+	}
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		p.noteTimeout(err)
+	case err == nil || replyCode(err) != 0:
+		p.noteAnswered()
 	}
 	p.put(c, broken(err))
 	if p.cfg.OnOp != nil {
 		p.cfg.OnOp("STOR", time.Since(start), err)
 	}
-	return counted.n, err
+	return sent, err
 }
 
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(b []byte) (int, error) {
-	n, err := c.r.Read(b)
-	c.n += int64(n)
-	return n, err
+// storeSized uploads src to target on c and asks the server how many bytes
+// it holds; sent is how many src yielded. The wait from STOR until the
+// data flows, and from the data's end through the final reply and SIZE,
+// are each bounded by timeout.
+func (p *Pool) storeSized(c *conn, target string, src io.Reader) (sent, held int64, err error) {
+	ph := c.startPhase(p.cfg.Timeout)
+	body := &phasedSource{r: src, ph: ph}
+	err = replyError("STOR", target, c.sc.Stor(target, body))
+	if err == nil {
+		held, err = remoteSize(c, target)
+	}
+	if ph.end() {
+		// The cut's own error (a closed connection) would hide why.
+		return body.n, 0, fmt.Errorf("STOR %s: %w", target, ph.err("the upload's replies"))
+	}
+	return body.n, held, err
 }
