@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // halfStore keeps half of what each Store sends, then fails, like a cut
@@ -89,5 +91,37 @@ func TestLargeNewFileUsesATemporary(t *testing.T) {
 	}
 	if data, _ := r.content("/big"); len(data) != 2*streamAfter {
 		t.Errorf("server holds %d bytes, want %d", len(data), 2*streamAfter)
+	}
+}
+
+// stallStat never answers Stat until its context ends.
+type stallStat struct{ *fakeRemote }
+
+func (r stallStat) Stat(ctx context.Context, p string) (fs.FileInfo, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestFirstWriteStatEndsInTime: the first write into an existing file asks
+// the server for its size under the write's transfer context, which has no
+// deadline; that one question still ends within timeout.
+func TestFirstWriteStatEndsInTime(t *testing.T) {
+	r := stallStat{newFakeRemote()}
+	r.add("/f", []byte("old"))
+	mnt := mountTimeout(t, r, 1<<20, false, nil, time.Second)
+	f, err := os.OpenFile(filepath.Join(mnt, "f"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	done := make(chan error, 1)
+	go func() { _, err := f.WriteAt([]byte("x"), 1); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("write succeeded without the file's size")
+		}
+	case <-time.After(6 * time.Second):
+		t.Fatal("the first write still waits for a Stat that never answers")
 	}
 }

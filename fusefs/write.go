@@ -65,7 +65,10 @@ func (n *fileNode) loadLocked(ctx context.Context) error {
 	var err error
 	for range 2 {
 		var st fs.FileInfo
-		if st, err = n.fsys.remote.Stat(ctx, p); err != nil {
+		sctx, cancel := n.fsys.opContext(ctx) // a transfer's ctx has no deadline; one question does
+		st, err = n.fsys.remote.Stat(sctx, p)
+		cancel()
+		if err != nil {
 			return err
 		}
 		var got int64

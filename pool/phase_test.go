@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -278,5 +279,29 @@ func TestFinalPhaseTimedFromServersFirstByte(t *testing.T) {
 	}
 	if _, err := client.Read(make([]byte, 1)); err == nil {
 		t.Error("the control socket is still open after the cut")
+	}
+}
+
+// The NOOP that checks an idle connection before a transfer (whose context
+// has no deadline) ends within timeout when the server drips its reply.
+func TestIdleCheckOfATransferEndsInTime(t *testing.T) {
+	var noops atomic.Int64
+	h := startHostile(t, func(h *hostile) {
+		h.reply = func(w net.Conn, verb, _ string) bool {
+			if verb == "NOOP" && noops.Add(1) > 1 { // the login's own NOOP passes
+				_ = dripReply(w, 200, dripEvery)
+				return true
+			}
+			return false
+		}
+	})
+	p := h.pool(func(c *Config) { c.Timeout = time.Second; c.IdleCheck = time.Nanosecond; c.MaxConns = 1 })
+	_ = p.MakeDir(context.Background(), "/d") // logs in; the connection goes idle
+	time.Sleep(10 * time.Millisecond)
+	err := returnsWithin(t, 5*time.Second, func() error {
+		return p.Store(context.Background(), "/f", strings.NewReader("data"), 4)
+	})
+	if err == nil {
+		t.Error("Store over a connection whose check never answered succeeded")
 	}
 }

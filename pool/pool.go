@@ -247,9 +247,13 @@ func (p *Pool) get(ctx context.Context, kind use, fresh bool) (*conn, error) {
 				p.lendLocked(c, forStream)
 				p.mu.Unlock()
 				if fresh || time.Since(c.lastUsed) > p.cfg.IdleCheck {
-					stop := c.bind(ctx, p.noteStalled)
+					// A transfer's context has no deadline; the check has one.
+					cctx, cancel := withTimeoutIfNone(ctx, p.cfg.Timeout)
+					stop := c.bind(cctx, p.noteStalled)
 					err := c.sc.NoOp()
-					if usable := stop(); err != nil || !usable {
+					usable := stop()
+					cancel() // after stop: a cancel before it would cut the connection
+					if err != nil || !usable {
 						p.noteTimeout(err)
 						p.log.Debug("idle connection failed its check", "err", err)
 						p.put(c, true)
@@ -565,4 +569,12 @@ func (p *Pool) oldestIdleReaderLocked() *Reader {
 		}
 	}
 	return victim
+}
+
+// withTimeoutIfNone bounds ctx by d unless it already has a deadline.
+func withTimeoutIfNone(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, d)
 }
