@@ -214,3 +214,33 @@ func TestDirsDisownedLoadNobodyWaitsForIsCancelled(t *testing.T) {
 		}
 	})
 }
+
+// TestDirsLoadDisownedDuringPatienceIsCancelled: a change that disowns a
+// load while its only caller is still within its patience cancels it once
+// that caller gives up.
+func TestDirsLoadDisownedDuringPatienceIsCancelled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := NewDirs(time.Minute, 10, nil)
+		var running atomic.Int64
+		load := func(ctx context.Context) ([]fs.FileInfo, error) {
+			running.Add(1)
+			defer running.Add(-1)
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := d.GetWithin(context.Background(), "/d", time.Second, load)
+			done <- err
+		}()
+		time.Sleep(500 * time.Millisecond)
+		d.Update("/d", func(map[string]fs.FileInfo) {})
+		if err := <-done; !errors.Is(err, ErrStillLoading) {
+			t.Fatalf("GetWithin err = %v, want ErrStillLoading", err)
+		}
+		synctest.Wait()
+		if n := running.Load(); n != 0 {
+			t.Errorf("%d disowned loads still running, want 0", n)
+		}
+	})
+}

@@ -54,9 +54,9 @@ var ErrStillLoading = errors.New("cache: listing still arriving")
 // dirFlight is a listing load plus what Dirs needs to stop it.
 type dirFlight struct {
 	flight[*Listing]
-	waiters int                // callers still waiting; guarded by Dirs.mu
-	cancel  context.CancelFunc // cancels the load's context
-	started time.Time          // when the load began
+	waiters int                     // callers still waiting; guarded by Dirs.mu
+	cancel  context.CancelCauseFunc // cancels the load's context; the cause says why (see disownLocked)
+	started time.Time               // when the load began
 }
 
 // DirStats is a snapshot of a Dirs' counters.
@@ -203,8 +203,10 @@ func (d *Dirs) Get(ctx context.Context, dir string, load func(ctx context.Contex
 		f.waiters--
 		if f.waiters == 0 {
 			// Nobody wants the result any more: free the connection it holds.
+			// The cause is the callers': a deadline tells the pool the
+			// server kept them waiting.
 			d.disownLocked(dir, f)
-			f.cancel()
+			f.cancel(err)
 		}
 		d.mu.Unlock()
 		return nil, err
@@ -246,9 +248,9 @@ func (d *Dirs) GetWithin(ctx context.Context, dir string, patience time.Duration
 		d.mu.Lock()
 		f.waiters--
 		ownErr := ctx.Err()
-		if f.waiters == 0 && ownErr != nil {
+		if f.waiters == 0 && (ownErr != nil || !f.keep) {
 			d.disownLocked(dir, f)
-			f.cancel()
+			f.cancel(ownErr) // nil (disowned meanwhile) reads as context.Canceled
 		}
 		d.mu.Unlock()
 		if ownErr != nil {
@@ -262,7 +264,7 @@ func (d *Dirs) GetWithin(ctx context.Context, dir string, patience time.Duration
 // startLocked registers a load of dir and starts it. The goroutine ends
 // when load returns; load must honour its context.
 func (d *Dirs) startLocked(ctx context.Context, dir string, load func(ctx context.Context) ([]fs.FileInfo, error)) *dirFlight {
-	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	lctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	f := &dirFlight{flight: *newFlight[*Listing](), cancel: cancel, started: d.now()}
 	d.inflight[dir] = f
 	d.loads++
@@ -289,7 +291,7 @@ func (d *Dirs) finish(dir string, f *dirFlight, entries []fs.FileInfo, err error
 	}
 	f.val, f.err = l, err
 	d.mu.Unlock()
-	f.cancel()
+	f.cancel(nil)
 	close(f.done)
 }
 
@@ -301,7 +303,9 @@ func (d *Dirs) disownLocked(dir string, f *dirFlight) {
 		delete(d.inflight, dir)
 	}
 	if f.waiters == 0 {
-		f.cancel() // nobody waits and it will not be kept: free its connection
+		// Nobody waits and it will not be kept: free its connection. A plain
+		// cancellation, which the pool does not take for a silent server.
+		f.cancel(nil)
 	}
 }
 

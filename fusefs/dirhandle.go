@@ -96,7 +96,7 @@ func (h *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 	// A change made through the mount since (create, unlink, rename,
 	// upload) is in the cached listing, which is patched in place of the
 	// snapshot: answer from it while it is there.
-	if cur, ok := h.d.fsys.dirs.Peek(dir); ok {
+	if cur, ok := h.d.fsys.dirs.Peek(dir); ok && h.d.fsys.remotePath(&h.d.Inode) == dir { // not renamed since
 		l = cur
 	}
 	fi, ok := l.Lookup(name)

@@ -186,12 +186,21 @@ func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	}
 	ctx, cancel := d.fsys.opContext(ctx) // the DELE's own timeout, after the wait
 	defer cancel()
-	if fn != nil && d.fsys.pending.has(fn) && !fn.sentToName() {
-		d.fsys.pending.remove(fn) // the server never had it
-	} else if err := d.fsys.remote.Delete(ctx, p); err != nil && !(fn != nil && d.fsys.pending.has(fn) && errors.Is(err, fs.ErrNotExist)) {
-		return toErrno(d.fsys.log, "unlink", p, err)
-	} else if fn != nil {
-		d.fsys.pending.remove(fn) // a failed direct upload's remains are gone too
+	switch {
+	case fn != nil && d.fsys.pending.has(fn):
+		// The server never confirmed it; a failed upload straight to its
+		// name may have left part of it there: delete that, best effort
+		// (the file itself exists only here, so the unlink succeeds).
+		if fn.sentToName() {
+			if err := d.fsys.remote.Delete(ctx, p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				d.fsys.log.Warn("could not delete what a failed upload left", "path", p, "err", err)
+			}
+		}
+		d.fsys.pending.remove(fn)
+	default:
+		if err := d.fsys.remote.Delete(ctx, p); err != nil {
+			return toErrno(d.fsys.log, "unlink", p, err)
+		}
 	}
 	if fn != nil {
 		fn.mu.Lock()

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/ftpsfs/ftpsfs/pool"
 )
 
 // halfStore keeps half of what each Store sends, then fails, like a cut
@@ -123,5 +125,41 @@ func TestFirstWriteStatEndsInTime(t *testing.T) {
 		}
 	case <-time.After(6 * time.Second):
 		t.Fatal("the first write still waits for a Stat that never answers")
+	}
+}
+
+// refuseStore refuses every STOR before any data, as a server does for a
+// file it will not let us write.
+type refuseStore struct{ *fakeRemote }
+
+func (r refuseStore) Store(ctx context.Context, p string, src io.ReaderAt, size int64) error {
+	return &pool.ReplyError{Op: "STOR", Path: p, Code: 553, Msg: "Permission denied"}
+}
+
+// TestUnlinkAfterRefusedFirstUploadKeepsOthersFile: when the server refused
+// the first upload outright, what is at the name is not ours (here another
+// client's file, created after our create): unlinking the pending file
+// deletes nothing on the server, and succeeds.
+func TestUnlinkAfterRefusedFirstUploadKeepsOthersFile(t *testing.T) {
+	r := refuseStore{newFakeRemote()}
+	mnt := mountRemote(t, r, 1<<20, false, nil)
+	p := filepath.Join(mnt, "new")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r.add("/new", []byte("theirs"))
+	if _, err := f.Write([]byte("ours")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err == nil {
+		t.Fatal("fsync succeeded although the server refused the STOR")
+	}
+	if err := os.Remove(p); err != nil {
+		t.Fatalf("unlink: %v", err)
+	}
+	if data, _ := r.content("/new"); string(data) != "theirs" {
+		t.Errorf("the server holds %q, want the other client's file kept", data)
 	}
 }

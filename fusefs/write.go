@@ -15,6 +15,8 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/ftpsfs/ftpsfs/pool"
 )
 
 // readSpool serves a read from the spool when it holds the whole file.
@@ -297,17 +299,14 @@ func (n *fileNode) upload(ctx context.Context, by *handle) syscall.Errno {
 		// larger one goes through a temporary, so that a cut transfer never
 		// leaves a long partial file that looks complete.
 		tmp = p
-		n.mu.Lock()
-		s.sentToName = true // an unlink from now on must ask the server
-		n.mu.Unlock()
 		if setMode && exposes(mode) {
 			if err := n.fsys.protect(ctx, p, mode); err != nil {
-				n.markFailed()
+				n.directFailed(err)
 				return toErrno(n.fsys.log, "upload", p, err)
 			}
 		}
 		if err := n.fsys.remote.Store(ctx, p, s.f, size); err != nil {
-			n.markFailed()
+			n.directFailed(err)
 			return toErrno(n.fsys.log, "upload", p, err)
 		}
 	}
@@ -432,6 +431,29 @@ func (f *FS) warnMode(tmp string, mode fs.FileMode, err error) {
 func (n *fileNode) uploadFailed(tmp string) {
 	n.markFailed()
 	n.deleteTmp(tmp)
+}
+
+// directFailed records a failed upload straight to the file's name. Unless
+// the server refused the STOR outright (before any data: what is at the
+// name is then not ours, perhaps another client's), it may hold what we
+// sent, which an unlink of the still pending file then deletes.
+func (n *fileNode) directFailed(err error) {
+	var re *pool.ReplyError
+	refused := errors.As(err, &re) && refusedBeforeData(re.Code)
+	n.mu.Lock()
+	n.w.failed = true
+	n.w.sentToName = n.w.sentToName || !refused
+	n.mu.Unlock()
+}
+
+// refusedBeforeData: replies with which servers refuse a STOR before they
+// open the file (a 552 may also come after data: left alone, the lesser harm).
+func refusedBeforeData(code int) bool {
+	switch code {
+	case 450, 452, 530, 532, 550, 551, 552, 553:
+		return true
+	}
+	return false
 }
 
 // markFailed records that the spool's upload failed (see releaseWriter).

@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -82,7 +83,11 @@ func (c *conn) bind(ctx context.Context, stalled func(since time.Time)) (stop fu
 	done := make(chan struct{})
 	unwatch := context.AfterFunc(ctx, func() {
 		defer close(done)
-		stalled(start)
+		// Only a deadline says the server kept the operation waiting; a
+		// cancellation (a file closed, a listing nobody wants) says nothing.
+		if errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+			stalled(start)
+		}
 		c.interrupt()
 	})
 	return func() bool {

@@ -5,11 +5,13 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/textproto"
 	"os"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jlaffaye/ftp"
@@ -211,6 +213,9 @@ func (d *dialer) explainDial(err error) error {
 	if errors.As(err, &rh) {
 		return &DialError{Addr: d.addr, Err: fmt.Errorf("%w: the server did not answer with TLS (is it an implicit FTPS port? try ftpes:// for explicit TLS on port 21)", ErrNoTLS)}
 	}
+	if e := closedAfterHandshake(err, d.cfg); e != nil {
+		return &DialError{Addr: d.addr, Err: e}
+	}
 	return &DialError{Addr: d.addr, Err: explainTLS(err, d.cfg.TLS)}
 }
 
@@ -230,5 +235,24 @@ func (d *dialer) explainLogin(err error) error {
 	if errors.As(err, &rh) {
 		return &DialError{Addr: d.addr, Err: fmt.Errorf("%w: the server did not continue in TLS after AUTH TLS", ErrNoTLS)}
 	}
+	if e := closedAfterHandshake(err, d.cfg); e != nil {
+		return &DialError{Addr: d.addr, Err: e}
+	}
 	return &DialError{Addr: d.addr, Err: explainTLS(err, d.cfg.TLS)}
+}
+
+// closedAfterHandshake explains a connection the server reset or closed
+// during the login of a TLS session. Under TLS 1.3 the client's side of the
+// handshake ends before the server has checked the client's certificate:
+// a server that refuses it (or wants one) sends its alert and closes, and
+// the RST that follows the next write discards the alert unread, so the
+// reset is all there is to go by. Nil when err is something else.
+func closedAfterHandshake(err error, cfg Config) error {
+	if cfg.Mode == Plain || !(errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF)) {
+		return nil
+	}
+	if cfg.TLS.ClientCert == "" {
+		return fmt.Errorf("%w: the server closed the connection right after it (%v); it may require a client certificate (-o client_cert=PATH)", ErrHandshake, err)
+	}
+	return fmt.Errorf("%w: the server closed the connection right after it (%v): it probably did not accept the client certificate %s (it must be issued by a CA the server trusts, and be valid)", ErrHandshake, err, cfg.TLS.ClientCert)
 }

@@ -462,10 +462,12 @@ func TestCancellationCutsARead(t *testing.T) {
 	}
 }
 
-// An operation given up on (cancelled) after the server was silent for the
-// short budget marks the server unresponsive at once, before the operation
-// itself ends with its network timeout: the kernel's retry that follows
-// then waits only the budget.
+// An operation given up on after the server was silent for the short
+// budget, because its callers' deadlines passed (the listing cache cancels a
+// load with its waiters' error as the cause), marks the server unresponsive
+// at once, before the operation itself ends with its network timeout: the
+// kernel's retry that follows then waits only the budget. A plain
+// cancellation (a file closed, a listing nobody wants) does not.
 func TestGivingUpOnASilentServerMarksItUnresponsive(t *testing.T) {
 	p, px, _, _ := behindProxy(t, func(c *Config) { c.Timeout = 2 * time.Second })
 	p.budget = 200 * time.Millisecond
@@ -473,7 +475,16 @@ func TestGivingUpOnASilentServerMarksItUnresponsive(t *testing.T) {
 		t.Fatal(err)
 	}
 	px.SetMode(faultproxy.Stall)
-	ctx, cancel := context.WithCancel(context.Background())
+	plain, cancelPlain := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancelPlain)
+	if _, err := p.List(plain, "/"); err == nil {
+		t.Fatal("List on a stalled server succeeded")
+	}
+	if p.unresponsive.Load() {
+		t.Error("a plain cancellation marked the server unresponsive")
+	}
+	ctx, cancelCause := context.WithCancelCause(context.Background())
+	cancel := func() { cancelCause(context.DeadlineExceeded) }
 	time.AfterFunc(300*time.Millisecond, cancel)
 	done := make(chan error, 1)
 	go func() { _, err := p.List(ctx, "/"); done <- err }()
