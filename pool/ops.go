@@ -82,6 +82,12 @@ func (p *Pool) Rename(ctx context.Context, from, to, aside string) error {
 			return err // no file in the way: the refusal stands
 		}
 		if aerr := renameOnce(c, to, aside); aerr != nil {
+			// A cut (no reply) may come after the server moved the target
+			// aside: move it back on a fresh connection, as below.
+			var re *ReplyError
+			if stranded = !errors.As(aerr, &re); stranded {
+				return aerr // the connection is broken: it must not be lent again
+			}
 			return err
 		}
 		if rerr := renameOnce(c, from, to); rerr != nil {
