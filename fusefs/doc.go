@@ -43,9 +43,10 @@
 //     write. It IS held across the network: the download before the first
 //     in-place write, and the upload on close. A second writer of the same
 //     file waits for the first one's upload (FTP has no partial writes:
-//     the whole file goes up at once), but an open, write, truncate,
-//     chmod or unlink waits about its timeout at most and then fails with
-//     ETIMEDOUT (iolock.go). Such a write loses the program's data, so it
+//     the whole file goes up at once), but an open, write, truncate or
+//     unlink waits about its timeout at most and then fails with ETIMEDOUT
+//     (iolock.go); a chmod of a file with unsaved changes does not wait
+//     (the upload, or the running one when it ends, applies it). Such a write loses the program's data, so it
 //     poisons the spool: it never replaces the server's copy. A handle
 //     never times out behind its own upload (a FLUSH from closing a dup):
 //     it waits. Uploads and releases wait as long as it takes. An upload

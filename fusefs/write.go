@@ -358,7 +358,10 @@ func (n *fileNode) upload(ctx context.Context, by *handle) syscall.Errno {
 	}
 	s.dirty, s.mtime, s.failed, s.fresh = false, nil, false, false
 	later := s.mode != asked // a chmod arrived during the upload
-	if !later {
+	var laterMode fs.FileMode
+	if later {
+		laterMode = *s.mode
+	} else {
 		s.mode = nil
 	}
 	s.existed, s.oldMode, s.oldModeKnown = true, shownMode, setMode || s.oldModeKnown
@@ -366,7 +369,12 @@ func (n *fileNode) upload(ctx context.Context, by *handle) syscall.Errno {
 	n.info = fi
 	n.mu.Unlock()
 	if later {
-		n.fsys.chmodUpload(ctx, p, *s.mode)
+		n.fsys.chmodUpload(ctx, p, laterMode)
+		fi.mode = laterMode
+		n.setInfo(fi)
+		n.mu.Lock()
+		s.oldMode = laterMode
+		n.mu.Unlock()
 	}
 	n.fsys.pending.remove(n)
 	n.fsys.setEntry(dir, fi)
@@ -560,6 +568,15 @@ func (n *fileNode) setMode(ctx context.Context, mode fs.FileMode) syscall.Errno 
 	if n.fsys.cfg.ChmodIgnore {
 		return 0
 	}
+	n.mu.Lock()
+	if n.w != nil && n.w.dirty && n.w.stream == nil {
+		// Applied by the coming upload, or by the running one when it
+		// ends (see upload's later): no need to wait for it.
+		n.w.mode = &mode
+		n.mu.Unlock()
+		return 0
+	}
+	n.mu.Unlock()
 	if errno := n.lockIO(ctx, "chmod", nil); errno != 0 {
 		return errno
 	}
