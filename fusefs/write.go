@@ -226,6 +226,12 @@ func (n *fileNode) truncateLocked(size int64) syscall.Errno {
 	n.w.size, n.w.loaded, n.w.dirty, n.w.wrote = size, true, true, now()
 	n.w.fresh = size == 0
 	n.w.seq = n.w.fresh
+	if size == 0 {
+		// Nothing written before is kept, so a write lost before no longer
+		// matters: an open(O_TRUNC) right after a failed close() (whose
+		// release may not have run yet) starts clean.
+		n.w.writeErr = 0
+	}
 	return 0
 }
 
