@@ -244,3 +244,27 @@ func TestDirsLoadDisownedDuringPatienceIsCancelled(t *testing.T) {
 		}
 	})
 }
+
+// TestDirsLoadCancelledWithItsCallersDeadline: when the last caller gives
+// up at its deadline, the load is cancelled with that deadline as the
+// cause (the pool takes it as a server that kept them waiting), not with a
+// plain cancellation.
+func TestDirsLoadCancelledWithItsCallersDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := NewDirs(time.Minute, 10, nil)
+		cause := make(chan error, 1)
+		load := func(ctx context.Context) ([]fs.FileInfo, error) {
+			<-ctx.Done()
+			cause <- context.Cause(ctx)
+			return nil, ctx.Err()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if _, err := d.Get(ctx, "/d", load); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Get err = %v, want the deadline", err)
+		}
+		if got := <-cause; !errors.Is(got, context.DeadlineExceeded) {
+			t.Errorf("load cancelled with cause %v, want the callers' deadline", got)
+		}
+	})
+}

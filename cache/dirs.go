@@ -180,35 +180,12 @@ func (d *Dirs) freshLocked(dir string, touch bool) (*Listing, bool) {
 // while its load runs, the result still goes to that load's callers but is
 // not stored, and later Gets start a fresh load.
 func (d *Dirs) Get(ctx context.Context, dir string, load func(ctx context.Context) ([]fs.FileInfo, error)) (*Listing, error) {
-	d.mu.Lock()
-	if l, ok := d.freshLocked(dir, true); ok {
-		d.hits++
-		d.mu.Unlock()
-		return l, nil
+	l, f, _, err := d.join(ctx, dir, load)
+	if l != nil || err != nil {
+		return l, err
 	}
-	if err := ctx.Err(); err != nil {
-		d.mu.Unlock()
-		return nil, err
-	}
-	d.misses++
-	f := d.inflight[dir]
-	if f == nil {
-		f = d.startLocked(ctx, dir, load)
-	}
-	f.waiters++
-	d.mu.Unlock()
-
 	if err := f.wait(ctx); err != nil {
-		d.mu.Lock()
-		f.waiters--
-		if f.waiters == 0 {
-			// Nobody wants the result any more: free the connection it holds.
-			// The cause is the callers': a deadline tells the pool the
-			// server kept them waiting.
-			d.disownLocked(dir, f)
-			f.cancel(err)
-		}
-		d.mu.Unlock()
+		d.leave(dir, f, err)
 		return nil, err
 	}
 	return f.val, f.err
@@ -223,15 +200,35 @@ func (d *Dirs) Get(ctx context.Context, dir string, load func(ctx context.Contex
 // context bounds (the load function's deadline), so that the listing is
 // there for the next lookups instead of being started again by each.
 func (d *Dirs) GetWithin(ctx context.Context, dir string, patience time.Duration, load func(ctx context.Context) ([]fs.FileInfo, error)) (*Listing, error) {
+	l, f, age, err := d.join(ctx, dir, load)
+	if l != nil || err != nil {
+		return l, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, max(patience-age, 0))
+	defer cancel()
+	if err := f.wait(pctx); err != nil {
+		ownErr := ctx.Err()
+		d.leave(dir, f, ownErr)
+		if ownErr != nil {
+			return nil, ownErr
+		}
+		return nil, ErrStillLoading
+	}
+	return f.val, f.err
+}
+
+// join returns dir's fresh cached listing, or else the load of it (started
+// if none runs) with the caller counted among its waiters, and how long
+// that load has been running.
+func (d *Dirs) join(ctx context.Context, dir string, load func(ctx context.Context) ([]fs.FileInfo, error)) (*Listing, *dirFlight, time.Duration, error) {
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	if l, ok := d.freshLocked(dir, true); ok {
 		d.hits++
-		d.mu.Unlock()
-		return l, nil
+		return l, nil, 0, nil
 	}
 	if err := ctx.Err(); err != nil {
-		d.mu.Unlock()
-		return nil, err
+		return nil, nil, 0, err
 	}
 	d.misses++
 	f := d.inflight[dir]
@@ -239,26 +236,22 @@ func (d *Dirs) GetWithin(ctx context.Context, dir string, patience time.Duration
 		f = d.startLocked(ctx, dir, load)
 	}
 	f.waiters++
-	left := patience - d.now().Sub(f.started)
-	d.mu.Unlock()
+	return nil, f, d.now().Sub(f.started), nil
+}
 
-	pctx, cancel := context.WithTimeout(ctx, max(left, 0))
-	defer cancel()
-	if err := f.wait(pctx); err != nil {
-		d.mu.Lock()
-		f.waiters--
-		ownErr := ctx.Err()
-		if f.waiters == 0 && (ownErr != nil || !f.keep) {
-			d.disownLocked(dir, f)
-			f.cancel(ownErr) // nil (disowned meanwhile) reads as context.Canceled
-		}
-		d.mu.Unlock()
-		if ownErr != nil {
-			return nil, ownErr
-		}
-		return nil, ErrStillLoading
+// leave counts a waiter that stopped waiting out of f. The last one out of
+// a load nobody wants any more (its callers gave up, and cause says why,
+// or a change disowned it) stops it and frees the connection it holds. The
+// cause goes first: a deadline tells the pool the server kept them waiting,
+// which disownLocked's own plain cancellation would not.
+func (d *Dirs) leave(dir string, f *dirFlight, cause error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	f.waiters--
+	if f.waiters == 0 && (cause != nil || !f.keep) {
+		f.cancel(cause) // nil reads as context.Canceled
+		d.disownLocked(dir, f)
 	}
-	return f.val, f.err
 }
 
 // startLocked registers a load of dir and starts it. The goroutine ends
