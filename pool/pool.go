@@ -248,7 +248,7 @@ func (p *Pool) get(ctx context.Context, kind use, fresh bool) (*conn, error) {
 				p.mu.Unlock()
 				if fresh || time.Since(c.lastUsed) > p.cfg.IdleCheck {
 					// A transfer's context has no deadline; the check has one.
-					cctx, cancel := withTimeoutIfNone(ctx, p.cfg.Timeout)
+					cctx, cancel := p.bounded(ctx)
 					stop := c.bind(cctx, p.noteStalled)
 					err := c.sc.NoOp()
 					usable := stop()
@@ -569,12 +569,4 @@ func (p *Pool) oldestIdleReaderLocked() *Reader {
 		}
 	}
 	return victim
-}
-
-// withTimeoutIfNone bounds ctx by d unless it already has a deadline.
-func withTimeoutIfNone(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, d)
 }
