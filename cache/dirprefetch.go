@@ -8,8 +8,8 @@ import (
 )
 
 // Prefetch starts a background load of dir, without waiting for it, unless
-// dir's listing is fresh or already loading; it reports whether it started
-// one. The load runs under priority.Background, so the pool serves it only
+// dir's listing is fresh or already loading, or the cache keeps nothing
+// (ttl ≤ 0); it reports whether it started one. The load runs under priority.Background, so the pool serves it only
 // when no program waits, and a program that asks for dir meanwhile joins
 // it and promotes it (join). Its result is stored like any other, whether
 // or not anyone joined (that is the point), unless a change disowns it
@@ -25,7 +25,7 @@ import (
 func (d *Dirs) Prefetch(ctx context.Context, dir string, load func(ctx context.Context) ([]fs.FileInfo, error)) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if _, ok := d.freshLocked(dir, false); ok || d.inflight[dir] != nil || ctx.Err() != nil {
+	if _, ok := d.freshLocked(dir, false); ok || d.inflight[dir] != nil || ctx.Err() != nil || d.ttl <= 0 {
 		return false
 	}
 	d.startLocked(priority.Background(ctx), dir, func(lctx context.Context) ([]fs.FileInfo, error) {
