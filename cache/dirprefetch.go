@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 
 	"github.com/ftpsfs/ftpsfs/pool/priority"
@@ -9,9 +10,10 @@ import (
 
 // Prefetch starts a background load of dir, without waiting for it, unless
 // dir's listing is fresh or already loading, or the cache keeps nothing
-// (ttl ≤ 0); it reports whether it started one. The load runs under priority.Background, so the pool serves it only
-// when no program waits, and a program that asks for dir meanwhile joins
-// it and promotes it (join). Its result is stored like any other, whether
+// (ttl ≤ 0); it reports whether it started one. The load runs under
+// priority.Background, so the pool serves it only when no program waits,
+// and a program that asks for dir meanwhile joins it and promotes it
+// (join). Its result is stored like any other, whether
 // or not anyone joined (that is the point), unless a change disowns it
 // (Update, Invalidate): a listing that started before a local change is
 // never stored.
@@ -21,7 +23,9 @@ import (
 // deadline), as for Get. A background load that fails is only retried,
 // once and in the foreground, if a program joined it: the pool may have
 // preempted it before the promotion reached it, and the joiner must not
-// get that error. An unjoined failure is dropped quietly (nothing stored).
+// get that error. A load that ran out of time is not retried (its
+// deadline was the joiners' bound too). An unjoined failure is dropped
+// quietly (nothing stored).
 func (d *Dirs) Prefetch(ctx context.Context, dir string, load func(ctx context.Context) ([]fs.FileInfo, error)) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -36,7 +40,7 @@ func (d *Dirs) Prefetch(ctx context.Context, dir string, load func(ctx context.C
 		stop := context.AfterFunc(ctx, cancel)
 		defer stop()
 		entries, err := load(lctx)
-		if err != nil && !priority.IsBackground(lctx) && lctx.Err() == nil {
+		if err != nil && !priority.IsBackground(lctx) && lctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
 			entries, err = load(lctx)
 		}
 		return entries, err

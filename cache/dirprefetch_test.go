@@ -185,3 +185,33 @@ func TestPrefetchJoinedFailureRetried(t *testing.T) {
 		t.Errorf("load calls = %d, want 2", calls)
 	}
 }
+
+// A joined prefetch that ran out of time is not loaded again: its
+// deadline bounded the joiners too.
+func TestPrefetchJoinedTimeoutNotRetried(t *testing.T) {
+	d := NewDirs(time.Minute, 10, nil)
+	g := newGatedLoad("x")
+	g.err = context.DeadlineExceeded
+	calls := 0
+	load := func(ctx context.Context) ([]fs.FileInfo, error) {
+		calls++
+		return g.load(ctx)
+	}
+	d.Prefetch(context.Background(), "/a", load)
+	<-g.started
+	got := make(chan error, 1)
+	go func() {
+		_, err := d.Get(context.Background(), "/a", noLoad(t))
+		got <- err
+	}()
+	for d.Stats().Misses == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	close(g.release)
+	if err := <-got; !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("joiner got %v; want the deadline", err)
+	}
+	if calls != 1 {
+		t.Errorf("load calls = %d, want 1", calls)
+	}
+}
