@@ -77,9 +77,16 @@ func (p *dirPrefetch) used(dir string, l *cache.Listing) {
 	p.walked[dir] = walkState{at: now, queued: l}
 	if first {
 		p.pruneLocked(now)
+		// The first queue-full of a huge directory's subdirectories: the
+		// walk reaches them first.
+		pushed := 0
 		for _, name := range l.Names {
+			if pushed == prefetchQueueMax {
+				break
+			}
 			if fi := l.Entries[name]; fi != nil && fi.IsDir() {
 				p.pushLocked(prefetchItem{dir: joinName(dir, name), parent: dir})
+				pushed++
 			}
 		}
 	}

@@ -266,3 +266,32 @@ func TestPrefetchStopsAtUnmount(t *testing.T) {
 		t.Errorf("%d prefetch loads started after unmount", n)
 	}
 }
+
+// The queue keeps the newest entries when full (the walk has moved on
+// from the oldest), and an entry whose parent nobody walked for
+// prefetchIdle is dropped, not loaded.
+func TestPrefetchQueueBounds(t *testing.T) {
+	p := newDirPrefetch(cache.NewDirs(time.Minute, 10, nil), 1, func(string) func(context.Context) ([]fs.FileInfo, error) {
+		t.Error("a dropped entry was loaded")
+		return nil
+	})
+	defer p.close()
+	p.mu.Lock()
+	for i := range prefetchQueueMax + 10 {
+		p.pushLocked(prefetchItem{dir: fmt.Sprintf("/old/%d", i), parent: "/old"})
+	}
+	if n := len(p.queue); n != prefetchQueueMax {
+		t.Errorf("queue holds %d, want %d", n, prefetchQueueMax)
+	}
+	if first := p.queue[0].dir; first != "/old/10" {
+		t.Errorf("oldest kept is %s, want /old/10", first)
+	}
+	p.walked["/old"] = walkState{at: time.Now().Add(-prefetchIdle - time.Second)}
+	p.mu.Unlock()
+	if it, ok := p.next(); ok {
+		t.Errorf("next gave %v, whose parent nobody walks", it)
+	}
+	if !p.idle() {
+		t.Error("stale entries still queued")
+	}
+}
