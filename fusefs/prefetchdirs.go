@@ -3,6 +3,7 @@ package fusefs
 import (
 	"context"
 	"io/fs"
+	"path"
 	"sync"
 	"time"
 
@@ -47,11 +48,13 @@ type dirPrefetch struct {
 
 type prefetchItem struct{ dir, parent string }
 
-// walkState is a directory's last program use, and the listing whose
-// children were queued then (each listing queues them once).
+// walkState is a directory's last program use, and which listing's
+// children were queued then (each listing queues them once). The listing
+// is named by its times, not held: an idle mount must not keep listings
+// the cache let go.
 type walkState struct {
 	at     time.Time
-	queued *cache.Listing
+	queued [2]time.Time // Started, Arrived
 }
 
 func newDirPrefetch(dirs *cache.Dirs, max int, loader func(string) func(context.Context) ([]fs.FileInfo, error)) *dirPrefetch {
@@ -71,10 +74,16 @@ func (p *dirPrefetch) used(dir string, l *cache.Listing) {
 		return
 	}
 	now := time.Now()
+	id := [2]time.Time{l.Started, l.Arrived}
 	p.mu.Lock()
-	w := p.walked[dir]
-	first := w.queued != l
-	p.walked[dir] = walkState{at: now, queued: l}
+	first := p.walked[dir].queued != id
+	p.walked[dir] = walkState{at: now, queued: id}
+	// A walk inside dir is still a walk of its parent: dir's queued
+	// siblings stay wanted.
+	if pw, ok := p.walked[path.Dir(dir)]; ok && dir != "/" {
+		pw.at = now
+		p.walked[path.Dir(dir)] = pw
+	}
 	if first {
 		p.pruneLocked(now)
 		// The first queue-full of a huge directory's subdirectories: the

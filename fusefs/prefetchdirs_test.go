@@ -295,3 +295,16 @@ func TestPrefetchQueueBounds(t *testing.T) {
 		t.Error("stale entries still queued")
 	}
 }
+
+// A program inside a directory keeps its parent walked, so the parent's
+// queued subdirectories stay wanted while the walk is below it.
+func TestPrefetchUseInsideKeepsParentWalked(t *testing.T) {
+	p := newDirPrefetch(cache.NewDirs(time.Minute, 10, nil), 1, nil)
+	p.close() // nothing may load: only the bookkeeping is under test
+	old := time.Now().Add(-prefetchIdle - time.Second)
+	p.walked["/p"] = walkState{at: old}
+	p.used("/p/a", &cache.Listing{Arrived: time.Now()})
+	if at := p.walked["/p"].at; !at.After(old) {
+		t.Errorf("/p last walked %v; a use of /p/a should refresh it", at)
+	}
+}
