@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
+
+	"github.com/ftpsfs/ftpsfs/pool/priority"
 )
 
 // Dirs caches directory listings by absolute remote path ("/a/b"; "/" for
@@ -57,6 +59,7 @@ type dirFlight struct {
 	waiters int                     // callers still waiting; guarded by Dirs.mu
 	cancel  context.CancelCauseFunc // cancels the load's context; the cause says why (see disownLocked)
 	started time.Time               // when the load began
+	ctx     context.Context         // the load's; a joiner promotes it (priority.Promote)
 }
 
 // DirStats is a snapshot of a Dirs' counters.
@@ -235,6 +238,7 @@ func (d *Dirs) join(ctx context.Context, dir string, load func(ctx context.Conte
 	if f == nil {
 		f = d.startLocked(ctx, dir, load)
 	}
+	priority.Promote(f.ctx) // a program waits for it now (a prefetch's; see Prefetch)
 	f.waiters++
 	return nil, f, d.now().Sub(f.started), nil
 }
@@ -258,7 +262,7 @@ func (d *Dirs) leave(dir string, f *dirFlight, cause error) {
 // when load returns; load must honour its context.
 func (d *Dirs) startLocked(ctx context.Context, dir string, load func(ctx context.Context) ([]fs.FileInfo, error)) *dirFlight {
 	lctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-	f := &dirFlight{flight: *newFlight[*Listing](), cancel: cancel, started: d.now()}
+	f := &dirFlight{flight: *newFlight[*Listing](), cancel: cancel, started: d.now(), ctx: lctx}
 	d.inflight[dir] = f
 	d.loads++
 	go func() {

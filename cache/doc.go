@@ -4,7 +4,8 @@
 // bytes, expired listings swept on a timer) and file blocks ([Blocks]: an
 // LRU bounded in bytes). Both share one load per
 // key among concurrent callers, so a burst of lookups or reads of the same
-// thing costs one round trip.
+// thing costs one round trip. [Dirs.Prefetch] starts a listing load as
+// background work (pool/priority) that a later caller joins and promotes.
 //
 // It owns only the caching policy. It knows nothing of FTP or FUSE: callers
 // pass load and fill functions, and choose the keys (absolute remote paths,

@@ -23,6 +23,24 @@
 // with rounded times are checked against MDTM after dir_cache_ttl
 // (version.go).
 //
+// # Listings fetched ahead of a walk
+//
+// When a program's listing of a directory arrives (readdir, or the load a
+// lookup waited for), the listings of its subdirectories are queued and
+// fetched in the background, in listing order (prefetchdirs.go), so a tree
+// walk finds them listed. Bounds: at most Config.DirPrefetch (dir_prefetch=,
+// default connections/2) such loads in flight mount-wide; a queue of 256
+// directories that drops its oldest entry when full; only a listing a
+// program used queues its children, so prefetch runs at most one level
+// ahead of the walk. Symlinks are never followed, and directories whose
+// listing is fresh or loading are skipped. What cancels it: a queued entry
+// whose parent no program used for 3 s is dropped; a local change in a
+// directory disowns its prefetch in flight like any load (cache.Dirs), so
+// a listing older than the change is never shown; a program that asks for
+// a directory being prefetched joins the load and promotes it to the
+// foreground (pool/priority); unmount drops the queue and cancels the
+// loads. A prefetch that fails is dropped quietly: nothing is cached.
+//
 // # LOCK ORDERING
 //
 // Locks are taken in this order, never the reverse:
@@ -38,6 +56,10 @@
 // an open directory's listing is loaded once under dirHandle.mu, which
 // READDIRPLUS's lookups then take only to read it (dirhandle.go).
 //
+//   - dirPrefetch.mu, a leaf too, guards the prefetch queue, the recent
+//     uses of directories and the count of loads in flight. Never held
+//     across the network, nor while calling into the listing cache
+//     (Dirs.Prefetch is called after it is released).
 //   - fileNode.ioMu serialises loading, writing, truncating and uploading
 //     one file's spool, so an upload never sends a file half-way through a
 //     write. It IS held across the network: the download before the first

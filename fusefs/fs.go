@@ -30,7 +30,10 @@ type Config struct {
 	// StatfsSize is the size statfs shows where the server does not tell
 	// its free space; default 1 TiB.
 	StatfsSize int64
-	Logger     *slog.Logger
+	// DirPrefetch is how many listings of subdirectories may be fetched
+	// ahead of a tree walk at once (prefetchdirs.go); 0 turns it off.
+	DirPrefetch int
+	Logger      *slog.Logger
 }
 
 // FS is one mounted remote tree.
@@ -48,7 +51,8 @@ type FS struct {
 	// chmodRefused: the server refused SITE CHMOD once; uploads stop asking.
 	chmodRefused, modeWarned atomic.Bool
 	space                    freeSpace
-	pieces                   pieceIndex // cached ranges of isolated reads
+	pieces                   pieceIndex   // cached ranges of isolated reads
+	prefetch                 *dirPrefetch // listings fetched ahead of a walk; nil when off
 }
 
 // New builds the tree; Root() is handed to go-fuse.
@@ -68,7 +72,9 @@ func New(remote Remote, dirs *cache.Dirs, blocks *cache.Blocks, cfg Config) *FS 
 	if cfg.StatfsSize <= 0 {
 		cfg.StatfsSize = 1 << 40
 	}
-	return &FS{remote: remote, dirs: dirs, blocks: blocks, cfg: cfg, log: cfg.Logger, mounted: time.Now(), owner: processOwner()}
+	f := &FS{remote: remote, dirs: dirs, blocks: blocks, cfg: cfg, log: cfg.Logger, mounted: time.Now(), owner: processOwner()}
+	f.prefetch = newDirPrefetch(dirs, cfg.DirPrefetch, f.loader)
+	return f
 }
 
 // Root is the node at the mount point.

@@ -32,6 +32,7 @@ func (f *FS) lookupEntry(ctx context.Context, dir, name string) (fs.FileInfo, bo
 	}
 	l, err := f.dirs.GetWithin(ctx, dir, lookupPatience, f.loader(dir))
 	if err == nil {
+		f.prefetch.used(dir, l)
 		fi, ok := l.Lookup(name)
 		return fi, ok, nil
 	}
@@ -64,6 +65,7 @@ func (f *FS) waitListing(ctx context.Context, dir, name string) (fs.FileInfo, bo
 	if err != nil {
 		return nil, false, err
 	}
+	f.prefetch.used(dir, l)
 	fi, ok := l.Lookup(name)
 	return fi, ok, nil
 }

@@ -63,7 +63,10 @@ func Mount(dir string, f *FS, mc MountConfig) (*fuse.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	go server.Serve()
+	go func() {
+		server.Serve()
+		f.prefetch.close() // unmounted: nobody walks any more
+	}()
 	if err := server.WaitMount(); err != nil {
 		_ = server.Unmount()
 		return nil, err

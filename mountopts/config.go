@@ -89,6 +89,7 @@ type Config struct {
 	// cache
 	DirCacheTTL time.Duration // 0 disables the listing cache
 	MaxListing  int           // entries one directory listing may have
+	DirPrefetch int           // listings fetched ahead at once; 0 off, default max(1, Connections/2)
 	CacheSize   int64         // block cache bytes
 	SpoolDir    string        // "" lets the writer pick os.TempDir()
 
@@ -115,6 +116,7 @@ func defaultConfig() *Config {
 		DirCacheTTL:  defaultDirCacheTTL,
 		CacheSize:    defaultCacheSize,
 		MaxListing:   DefaultMaxListing,
+		DirPrefetch:  -1, // connections/2 unless given (finish)
 	}
 }
 

@@ -131,6 +131,10 @@ func (st *state) finish() error {
 		// whatever the FTP account can, whatever the modes shown.
 		c.DefaultPermissions = true
 	}
+	if c.DirPrefetch < 0 {
+		// Half the connections: a walk's own requests keep the rest.
+		c.DirPrefetch = max(1, c.Connections/2)
+	}
 	if c.TLSMin > c.TLSMax {
 		return fmt.Errorf("tls_min %s is above tls_max %s", tlsVersionName(c.TLSMin), tlsVersionName(c.TLSMax))
 	}

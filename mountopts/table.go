@@ -134,6 +134,12 @@ var table = []option{
 			st.cfg.MaxListing, err = parseIntRange(v, 1, 100_000_000)
 			return err
 		}},
+	{name: "dir_prefetch", arg: "N", def: "connections/2", group: "cache",
+		help: "listings of subdirectories fetched ahead of a tree walk at once, on otherwise idle connections; 0 turns it off",
+		value: func(st *state, v string) (err error) {
+			st.cfg.DirPrefetch, err = parseIntRange(v, 0, 64)
+			return err
+		}},
 	{name: "attr_timeout", arg: "DURATION", def: "1s", group: "cache",
 		help:  "how long the kernel caches file attributes",
 		value: durationSetter(func(c *Config) *time.Duration { return &c.AttrTimeout })},

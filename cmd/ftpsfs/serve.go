@@ -84,6 +84,7 @@ func serve(mountPoint string, cfg *mountopts.Config, stderr io.Writer) (int, err
 
 		ChmodIgnore: cfg.ChmodIgnore,
 		StatfsSize:  cfg.StatfsSize,
+		DirPrefetch: cfg.DirPrefetch,
 	})
 	server, err := fusefs.Mount(mountPoint, fsys, fusefs.MountConfig{
 		FSName:             cfg.FSName,

@@ -1,0 +1,49 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+
+	"github.com/ftpsfs/ftpsfs/pool/priority"
+)
+
+// Prefetch starts a background load of dir, without waiting for it, unless
+// dir's listing is fresh or already loading, or the cache keeps nothing
+// (ttl ≤ 0); it reports whether it started one. The load runs under
+// priority.Background, so the pool serves it only when no program waits,
+// and a program that asks for dir meanwhile joins it and promotes it
+// (join). Its result is stored like any other, whether
+// or not anyone joined (that is the point), unless a change disowns it
+// (Update, Invalidate): a listing that started before a local change is
+// never stored.
+//
+// ctx is the lifetime of prefetching, not a request's: its values go to
+// load and its end stops the load (unmount). load bounds itself (its own
+// deadline), as for Get. A background load that fails is only retried,
+// once and in the foreground, if a program joined it: the pool may have
+// preempted it before the promotion reached it, and the joiner must not
+// get that error. A load that ran out of time is not retried (its
+// deadline was the joiners' bound too). An unjoined failure is dropped
+// quietly (nothing stored).
+func (d *Dirs) Prefetch(ctx context.Context, dir string, load func(ctx context.Context) ([]fs.FileInfo, error)) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.freshLocked(dir, false); ok || d.inflight[dir] != nil || ctx.Err() != nil || d.ttl <= 0 {
+		return false
+	}
+	d.startLocked(priority.Background(ctx), dir, func(lctx context.Context) ([]fs.FileInfo, error) {
+		// startLocked detached lctx from ctx; the end of prefetching still
+		// stops it.
+		lctx, cancel := context.WithCancel(lctx)
+		defer cancel()
+		stop := context.AfterFunc(ctx, cancel)
+		defer stop()
+		entries, err := load(lctx)
+		if err != nil && !priority.IsBackground(lctx) && lctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
+			entries, err = load(lctx)
+		}
+		return entries, err
+	})
+	return true
+}
