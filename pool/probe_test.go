@@ -182,6 +182,8 @@ func limitServer(t *testing.T, max int) int {
 						fmt.Fprint(c, "331 password\r\n")
 					case "PASS":
 						fmt.Fprint(c, "230 ok\r\n")
+					case "TYPE", "NOOP": // a mount's login sends both
+						fmt.Fprint(c, "200 ok\r\n")
 					case "QUIT":
 						fmt.Fprint(c, "221 bye\r\n")
 						return
