@@ -140,6 +140,71 @@ func TestProbeClientCertificate(t *testing.T) {
 	}
 }
 
+// noNoopServer is a plain FTP server that logs in and then refuses NOOP,
+// which a mount's login sends to measure the round trip.
+func noNoopServer(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+				fmt.Fprint(c, "220 ready\r\n")
+				sc := bufio.NewScanner(c)
+				for sc.Scan() {
+					switch cmd, _, _ := strings.Cut(sc.Text(), " "); cmd {
+					case "USER":
+						fmt.Fprint(c, "331 password\r\n")
+					case "PASS":
+						fmt.Fprint(c, "230 ok\r\n")
+					case "TYPE", "CWD":
+						fmt.Fprint(c, "200 ok\r\n")
+					case "NOOP":
+						fmt.Fprint(c, "500 NOOP not understood\r\n")
+					case "QUIT":
+						fmt.Fprint(c, "221 bye\r\n")
+						return
+					default:
+						fmt.Fprint(c, "502 no\r\n")
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// Check reports on the mount's own login, not on a copy of it: a server
+// that fails a step only the mount's login takes fails the probe with the
+// mount's error. Before the probe used the pool's dialer, it logged in
+// with its own client, which sent no NOOP, and failed later, elsewhere.
+func TestProbeLogsInAsTheMountDoes(t *testing.T) {
+	cfg := Config{Host: "127.0.0.1", Port: noNoopServer(t), User: "u", Password: "p", Mode: Plain}
+	r, err := Probe(ctxT(t), cfg, "/")
+	p, _ := New(cfg)
+	mountErr := p.Check(ctxT(t), "/")
+	p.Close()
+	if err == nil || mountErr == nil || err.Error() != mountErr.Error() {
+		t.Errorf("probe says %v, mount says %v", err, mountErr)
+	}
+	if r.Greeting != "ready" || r.LoginReply != "230 ok" {
+		t.Errorf("greeting %q, login %q: the steps before the failure are reported", r.Greeting, r.LoginReply)
+	}
+}
+
 // limitServer is a plain FTP server that greets at most max clients at once
 // and refuses the others with 421, as vsftpd's max_per_ip does.
 func limitServer(t *testing.T, max int) int {
