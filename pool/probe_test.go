@@ -140,9 +140,11 @@ func TestProbeClientCertificate(t *testing.T) {
 	}
 }
 
-// noNoopServer is a plain FTP server that logs in and then refuses NOOP,
-// which a mount's login sends to measure the round trip.
-func noNoopServer(t *testing.T) int {
+// fakeFTP is a plain FTP server that answers each command by its verb
+// from replies (502 for the others; QUIT ends the session). admit, when
+// set, is asked about each connection: a refusal is sent instead of the
+// greeting, and done (when not nil) runs when an admitted session ends.
+func fakeFTP(t *testing.T, replies map[string]string, admit func() (refusal string, done func())) int {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -162,29 +164,48 @@ func noNoopServer(t *testing.T) int {
 				defer wg.Done()
 				defer c.Close()
 				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+				if admit != nil {
+					refusal, done := admit()
+					if refusal != "" {
+						fmt.Fprint(c, refusal+"\r\n")
+						return
+					}
+					if done != nil {
+						defer done()
+					}
+				}
 				fmt.Fprint(c, "220 ready\r\n")
 				sc := bufio.NewScanner(c)
 				for sc.Scan() {
-					switch cmd, _, _ := strings.Cut(sc.Text(), " "); cmd {
-					case "USER":
-						fmt.Fprint(c, "331 password\r\n")
-					case "PASS":
-						fmt.Fprint(c, "230 ok\r\n")
-					case "TYPE", "CWD":
-						fmt.Fprint(c, "200 ok\r\n")
-					case "NOOP":
-						fmt.Fprint(c, "500 NOOP not understood\r\n")
-					case "QUIT":
+					cmd, _, _ := strings.Cut(sc.Text(), " ")
+					if cmd == "QUIT" {
 						fmt.Fprint(c, "221 bye\r\n")
 						return
-					default:
-						fmt.Fprint(c, "502 no\r\n")
 					}
+					reply, ok := replies[cmd]
+					if !ok {
+						reply = "502 no"
+					}
+					fmt.Fprint(c, reply+"\r\n")
 				}
 			}()
 		}
 	}()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// loginReplies log a client in and answer what a mount's login sends
+// (TYPE I, NOOP) and CWD.
+func loginReplies() map[string]string {
+	return map[string]string{"USER": "331 password", "PASS": "230 ok", "TYPE": "200 ok", "NOOP": "200 ok", "CWD": "250 ok"}
+}
+
+// noNoopServer logs a client in and then refuses NOOP, which a mount's
+// login sends to measure the round trip.
+func noNoopServer(t *testing.T) int {
+	replies := loginReplies()
+	replies["NOOP"] = "500 NOOP not understood"
+	return fakeFTP(t, replies, nil)
 }
 
 // Check reports on the mount's own login, not on a copy of it: a server
@@ -205,61 +226,20 @@ func TestProbeLogsInAsTheMountDoes(t *testing.T) {
 	}
 }
 
-// limitServer is a plain FTP server that greets at most max clients at once
-// and refuses the others with 421, as vsftpd's max_per_ip does.
+// limitServer greets at most max clients at once and refuses the others
+// with 421, as vsftpd's max_per_ip does.
 func limitServer(t *testing.T, max int) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var mu sync.Mutex
 	open := 0
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			full := open >= max
-			if !full {
-				open++
-			}
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				if full {
-					fmt.Fprint(c, "421 There are too many connections from your internet address.\r\n")
-					return
-				}
-				defer func() { mu.Lock(); open--; mu.Unlock() }()
-				fmt.Fprint(c, "220 ready\r\n")
-				sc := bufio.NewScanner(c)
-				for sc.Scan() {
-					switch cmd, _, _ := strings.Cut(sc.Text(), " "); cmd {
-					case "USER":
-						fmt.Fprint(c, "331 password\r\n")
-					case "PASS":
-						fmt.Fprint(c, "230 ok\r\n")
-					case "TYPE", "NOOP": // a mount's login sends both
-						fmt.Fprint(c, "200 ok\r\n")
-					case "QUIT":
-						fmt.Fprint(c, "221 bye\r\n")
-						return
-					default:
-						fmt.Fprint(c, "502 no\r\n")
-					}
-				}
-			}()
+	return fakeFTP(t, loginReplies(), func() (string, func()) {
+		mu.Lock()
+		defer mu.Unlock()
+		if open >= max {
+			return "421 There are too many connections from your internet address.", nil
 		}
-	}()
-	return ln.Addr().(*net.TCPAddr).Port
+		open++
+		return "", func() { mu.Lock(); open--; mu.Unlock() }
+	})
 }
 
 func TestProbeConnectionsFindsTheLimit(t *testing.T) {
