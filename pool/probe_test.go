@@ -29,11 +29,29 @@ func probeConfig(srv *testserver.Embedded, mutate func(*Config)) Config {
 	return cfg
 }
 
+// lockedBuffer is a bytes.Buffer safe for concurrent writers and readers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 func TestProbeReportsEveryStep(t *testing.T) {
 	for _, implicit := range []bool{false, true} {
 		for name, version := range tlsVersions {
 			srv, files := startServer(t, testserver.EmbeddedOptions{Implicit: implicit, MaxTLS: version})
-			var log bytes.Buffer
+			var log lockedBuffer // data connections log from their own goroutines
 			cfg := probeConfig(srv, func(c *Config) {
 				c.Debug = true
 				c.Logger = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
