@@ -53,24 +53,20 @@ func (f *FS) newHandle(n *fileNode, p string, fi fs.FileInfo, ver string, writab
 		own: blockStream{reader: f.openReader(p, fi.Size()), next: -1}, ra: newReadAhead()}
 }
 
-// sizeExpecter is a reader that can tell a transfer the server ended early
-// (then resumed) from the real end of the file.
-type sizeExpecter interface{ ExpectSize(int64) }
-
 func (f *FS) openReader(p string, size int64) RemoteReader {
 	return expectSize(f.remote.OpenReader(p), size)
 }
 
 // openLaneReader opens a read-ahead stream when the remote has them.
 func (f *FS) openLaneReader(p string, size int64) RemoteReader {
-	if lo, ok := f.remote.(laneOpener); ok {
+	if lo, ok := f.remote.(LaneOpener); ok {
 		return expectSize(lo.OpenLaneReader(p), size)
 	}
 	return f.openReader(p, size)
 }
 
 func expectSize(r RemoteReader, size int64) RemoteReader {
-	if e, ok := r.(sizeExpecter); ok {
+	if e, ok := r.(SizeExpecter); ok {
 		e.ExpectSize(size)
 	}
 	return r

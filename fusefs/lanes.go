@@ -86,17 +86,6 @@ func (h *handle) lanesLocked(idx, lastBlock int64) bool {
 	return false
 }
 
-// laneOpener is a Remote that can read one file over several streams.
-type laneOpener interface {
-	// OpenLaneReader returns a reader for read-ahead, which the remote may
-	// hold back or interrupt in favour of other work.
-	OpenLaneReader(path string) RemoteReader
-	// ReadLanes is how many streams one file may use at once.
-	ReadLanes() int
-	// RoundTrip is about the network's round-trip time.
-	RoundTrip() time.Duration
-}
-
 // lanePlan is how a sequential reader of this mount is fetched in parallel.
 type lanePlan struct {
 	lanes  int   // streams; < 2 means no lanes
@@ -106,7 +95,7 @@ type lanePlan struct {
 }
 
 func (f *FS) lanePlan() lanePlan {
-	lo, ok := f.remote.(laneOpener)
+	lo, ok := f.remote.(LaneOpener)
 	if !ok || lo.RoundTrip() < laneMinRTT {
 		return lanePlan{}
 	}

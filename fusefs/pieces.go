@@ -181,12 +181,6 @@ func (h *handle) readIsolated(ctx context.Context, off, end int64) (res fuse.Rea
 	return fuse.ReadResultData(data[:end-off]), true, 0
 }
 
-// pieceReader is a Remote with a faster way to read a piece than opening a
-// reader for it (the pool keeps a data connection ready).
-type pieceReader interface {
-	ReadPiece(ctx context.Context, path string, buf []byte, off, size int64) (int, error)
-}
-
 // fetchPiece reads p on a stream of its own, which is then ended in the
 // background.
 func (h *handle) fetchPiece(ctx context.Context, p piece) ([]byte, error) {
@@ -198,7 +192,7 @@ func (h *handle) fetchPiece(ctx context.Context, p piece) ([]byte, error) {
 	buf := make([]byte, want)
 	var got int
 	var err error
-	if pr, ok := h.fsys.remote.(pieceReader); ok {
+	if pr, ok := h.fsys.remote.(PieceReader); ok {
 		got, err = pr.ReadPiece(ctx, h.path, buf, p.start, h.size)
 	} else {
 		r := h.fsys.openReader(h.path, h.size)

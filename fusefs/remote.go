@@ -37,6 +37,68 @@ type Remote interface {
 	SetTime(ctx context.Context, path string, t time.Time) error
 }
 
+// The capabilities below are optional: the filesystem asks for each with a
+// type assertion on its Remote (or reader) and works without it, more slowly
+// or with less to show. The test fakes provide some and not others, which is
+// how both ways are tested. The pool provides all of them; cmd/ftpsfs
+// asserts at compile time that what it passes to New is a FullRemote and
+// that its readers are SizeExpecters, so a renamed method or a changed
+// signature on either side breaks the build instead of silently turning the
+// feature off. TestRemoteCapabilitiesAreChecked fails when the remote is
+// asserted to be anything FullRemote does not embed.
+
+// FullRemote is a Remote with every optional capability: what the pool
+// provides.
+type FullRemote interface {
+	Remote
+	LaneOpener
+	PieceReader
+	SpaceReporter
+	StreamStorer
+}
+
+// LaneOpener is a Remote that can read one file over several streams at
+// once (lanes.go). Without it, or when it reports fewer than two lanes or a
+// short round trip, a file is read on one stream.
+type LaneOpener interface {
+	// OpenLaneReader returns a reader for read-ahead, which the remote may
+	// hold back or interrupt in favour of other work.
+	OpenLaneReader(path string) RemoteReader
+	// ReadLanes is how many streams one file may use at once.
+	ReadLanes() int
+	// RoundTrip is about the network's round-trip time.
+	RoundTrip() time.Duration
+}
+
+// PieceReader is a Remote with a faster way to read a piece of a file than
+// opening a reader for it (the pool keeps a data connection ready).
+// Without it, a piece gets a reader of its own (pieces.go).
+type PieceReader interface {
+	// ReadPiece fills buf from off of path, whose size is size, like
+	// RemoteReader.ReadAt.
+	ReadPiece(ctx context.Context, path string, buf []byte, off, size int64) (int, error)
+}
+
+// SpaceReporter is a Remote that can tell the free space under a directory
+// (AVBL). A server that cannot gives an error wrapping
+// errors.ErrUnsupported; without either, statfs shows statfs_size=.
+type SpaceReporter interface {
+	Avail(ctx context.Context, dir string) (int64, error)
+}
+
+// StreamStorer is a Remote that can upload while the data is still being
+// written: StoreStream stores what src yields until io.EOF and returns how
+// many bytes the server confirmed. Without it, a large file is uploaded
+// whole on close (stream.go).
+type StreamStorer interface {
+	StoreStream(ctx context.Context, path string, src io.Reader) (int64, error)
+}
+
+// SizeExpecter is a RemoteReader that can tell a transfer the server ended
+// early (then resumed) from the real end of the file, once it knows the
+// size the file should have.
+type SizeExpecter interface{ ExpectSize(size int64) }
+
 // RemoteReader reads one remote file at offsets, sequentially when it can.
 type RemoteReader interface {
 	// ReadAt fills buf from off: len(buf) and nil, or fewer and io.EOF when

@@ -7,11 +7,6 @@ import (
 	"time"
 )
 
-// availer is a remote that can tell free space (AVBL).
-type availer interface {
-	Avail(ctx context.Context, dir string) (int64, error)
-}
-
 // freeSpaceTTL is how long one answer serves statfs calls: file managers
 // and shells call it often, and each would otherwise cost a round trip.
 const freeSpaceTTL = 10 * time.Second
@@ -27,7 +22,7 @@ type freeSpace struct {
 // freeSpace returns the server's free bytes under the mount's root, or
 // false when it does not tell.
 func (f *FS) freeSpace(ctx context.Context) (int64, bool) {
-	a, ok := f.remote.(availer)
+	a, ok := f.remote.(SpaceReporter)
 	if !ok {
 		return 0, false
 	}

@@ -34,15 +34,10 @@ type streamResult struct {
 
 var errStreamAborted = errors.New("streaming upload aborted")
 
-// streamer is the part of the remote that can upload while data arrives.
-type streamer interface {
-	StoreStream(ctx context.Context, path string, src io.Reader) (int64, error)
-}
-
 // startStream begins a streaming upload of s to a temporary name next to p.
 // Both node locks are held.
 func (n *fileNode) startStreamLocked(s *spool, p string) {
-	st, ok := n.fsys.remote.(streamer)
+	st, ok := n.fsys.remote.(StreamStorer)
 	if !ok {
 		return
 	}

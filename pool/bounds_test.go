@@ -161,7 +161,7 @@ func TestWarmEndsAtItsDeadline(t *testing.T) {
 	h.close()
 }
 
-// ftpsfs check probes with its own client: the same bound holds.
+// ftpsfs check probes through the mount's own dialer: the same bound holds.
 func TestDrippingGreetingFailsTheProbeInTime(t *testing.T) {
 	h := startHostile(t, func(h *hostile) { h.greet = drip(100 * time.Millisecond) })
 	cfg := h.config(func(c *Config) { c.Timeout = time.Second })

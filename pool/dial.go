@@ -21,6 +21,7 @@ import (
 type dialer struct {
 	cfg     Config
 	base    *tls.Config // nil in Plain mode
+	trust   *trust      // what base's VerifyConnection asks; nil in Plain mode
 	addr    string
 	metrics *Metrics
 	// onDataConn, when set (by tests), sees every raw data connection.
@@ -30,16 +31,33 @@ type dialer struct {
 	minRTT atomic.Int64
 	// mlst is set once a login found MLSD (and so MLST) on the server.
 	mlst atomic.Bool
+	// watch, when set, sees each login as it happens: Probe reports on the
+	// mount's own login through it. Nil for a pool.
+	watch *loginWatch
+}
+
+// loginWatch lets Probe see a login step by step, so that `ftpsfs check`
+// reports on the very code a mount logs in with, not on a copy of it. Its
+// functions are called by the goroutine that dials.
+type loginWatch struct {
+	// tls adjusts each control connection's TLS configuration before its
+	// handshake (to record the certificate and whether one was asked for).
+	tls func(ctrl *tls.Config)
+	// connected hears that the control connection's TCP connection is up.
+	connected func(raw net.Conn)
+	// transcript gets the control conversation, both directions, as
+	// jlaffaye/ftp's debug output gives it (the password included).
+	transcript io.Writer
 }
 
 func newDialer(cfg Config, m *Metrics) (*dialer, error) {
 	d := &dialer{cfg: cfg, addr: net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)), metrics: m}
 	if cfg.Mode != Plain {
-		base, err := baseTLSConfig(cfg.TLS, cfg.Host)
+		base, t, err := newTLSConfig(cfg.TLS, cfg.Host)
 		if err != nil {
 			return nil, err
 		}
-		d.base = base
+		d.base, d.trust = base, t
 	}
 	return d, nil
 }
@@ -85,6 +103,9 @@ func (d *dialer) login(ctx context.Context, c *conn) (*ftp.ServerConn, error) {
 		ctrlTLS.ClientSessionCache = tls.NewLRUClientSessionCache(1)
 		dataTLS = d.base.Clone()
 		dataTLS.ClientSessionCache = readOnlySessionCache{ctrlTLS.ClientSessionCache}
+		if d.watch != nil && d.watch.tls != nil {
+			d.watch.tls(ctrlTLS) // before preferControlCurve, which wraps its VerifyConnection
+		}
 		preferControlCurve(ctrlTLS, dataTLS)
 	}
 	netDialer := &net.Dialer{Timeout: d.cfg.Timeout, KeepAlive: 30 * time.Second}
@@ -109,6 +130,9 @@ func (d *dialer) login(ctx context.Context, c *conn) (*ftp.ServerConn, error) {
 			return nil, err
 		}
 		c.setRaw(raw)
+		if d.watch != nil && d.watch.connected != nil {
+			d.watch.connected(raw)
+		}
 		nc := net.Conn(&budgetConn{Conn: &deadlineConn{Conn: raw, timeout: d.cfg.Timeout}})
 		if d.cfg.Mode != Implicit {
 			return nc, nil // explicit: jlaffaye/ftp wraps it after AUTH TLS
@@ -134,8 +158,8 @@ func (d *dialer) login(ctx context.Context, c *conn) (*ftp.ServerConn, error) {
 		// only makes Login send PBSZ 0 / PROT P.
 		opts = append(opts, ftp.DialWithTLS(ctrlTLS))
 	}
-	if d.cfg.Debug {
-		opts = append(opts, ftp.DialWithDebugOutput(newProtocolLog(d.cfg.Logger, d.addr)))
+	if w := d.conversationOutput(); w != nil {
+		opts = append(opts, ftp.DialWithDebugOutput(w))
 	}
 	start := time.Now()
 	sc, err := ftp.Dial(d.addr, opts...)
@@ -157,6 +181,25 @@ func (d *dialer) login(ctx context.Context, c *conn) (*ftp.ServerConn, error) {
 	d.metrics.Dials.Add(1)
 	d.cfg.Logger.Debug("connected", "server", d.addr, "mode", d.cfg.Mode.String(), "mlsd", sc.IsTimePreciseInList(), "took", time.Since(start).Round(time.Millisecond))
 	return sc, nil
+}
+
+// conversationOutput is where one control connection's conversation goes:
+// the debug log (-d), a watching Probe, both, or nowhere (nil).
+func (d *dialer) conversationOutput() io.Writer {
+	var out []io.Writer
+	if d.cfg.Debug {
+		out = append(out, newProtocolLog(d.cfg.Logger, d.addr))
+	}
+	if d.watch != nil && d.watch.transcript != nil {
+		out = append(out, d.watch.transcript)
+	}
+	switch len(out) {
+	case 0:
+		return nil
+	case 1:
+		return out[0]
+	}
+	return io.MultiWriter(out...)
 }
 
 // dialData opens a data connection. It belongs to no caller's context (it

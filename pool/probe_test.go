@@ -29,11 +29,29 @@ func probeConfig(srv *testserver.Embedded, mutate func(*Config)) Config {
 	return cfg
 }
 
+// lockedBuffer is a bytes.Buffer safe for concurrent writers and readers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 func TestProbeReportsEveryStep(t *testing.T) {
 	for _, implicit := range []bool{false, true} {
 		for name, version := range tlsVersions {
 			srv, files := startServer(t, testserver.EmbeddedOptions{Implicit: implicit, MaxTLS: version})
-			var log bytes.Buffer
+			var log lockedBuffer // data connections log from their own goroutines
 			cfg := probeConfig(srv, func(c *Config) {
 				c.Debug = true
 				c.Logger = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -140,15 +158,15 @@ func TestProbeClientCertificate(t *testing.T) {
 	}
 }
 
-// limitServer is a plain FTP server that greets at most max clients at once
-// and refuses the others with 421, as vsftpd's max_per_ip does.
-func limitServer(t *testing.T, max int) int {
+// fakeFTP is a plain FTP server that answers each command by its verb
+// from replies (502 for the others; QUIT ends the session). admit, when
+// set, is asked about each connection: a refusal is sent instead of the
+// greeting, and done (when not nil) runs when an admitted session ends.
+func fakeFTP(t *testing.T, replies map[string]string, admit func() (refusal string, done func())) int {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	open := 0
 	var wg sync.WaitGroup
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
 	wg.Add(1)
@@ -159,40 +177,87 @@ func limitServer(t *testing.T, max int) int {
 			if err != nil {
 				return
 			}
-			mu.Lock()
-			full := open >= max
-			if !full {
-				open++
-			}
-			mu.Unlock()
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				defer c.Close()
-				if full {
-					fmt.Fprint(c, "421 There are too many connections from your internet address.\r\n")
-					return
+				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+				if admit != nil {
+					refusal, done := admit()
+					if refusal != "" {
+						fmt.Fprint(c, refusal+"\r\n")
+						return
+					}
+					if done != nil {
+						defer done()
+					}
 				}
-				defer func() { mu.Lock(); open--; mu.Unlock() }()
 				fmt.Fprint(c, "220 ready\r\n")
 				sc := bufio.NewScanner(c)
 				for sc.Scan() {
-					switch cmd, _, _ := strings.Cut(sc.Text(), " "); cmd {
-					case "USER":
-						fmt.Fprint(c, "331 password\r\n")
-					case "PASS":
-						fmt.Fprint(c, "230 ok\r\n")
-					case "QUIT":
+					cmd, _, _ := strings.Cut(sc.Text(), " ")
+					if cmd == "QUIT" {
 						fmt.Fprint(c, "221 bye\r\n")
 						return
-					default:
-						fmt.Fprint(c, "502 no\r\n")
 					}
+					reply, ok := replies[cmd]
+					if !ok {
+						reply = "502 no"
+					}
+					fmt.Fprint(c, reply+"\r\n")
 				}
 			}()
 		}
 	}()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// loginReplies log a client in and answer what a mount's login sends
+// (TYPE I, NOOP) and CWD.
+func loginReplies() map[string]string {
+	return map[string]string{"USER": "331 password", "PASS": "230 ok", "TYPE": "200 ok", "NOOP": "200 ok", "CWD": "250 ok"}
+}
+
+// noNoopServer logs a client in and then refuses NOOP, which a mount's
+// login sends to measure the round trip.
+func noNoopServer(t *testing.T) int {
+	replies := loginReplies()
+	replies["NOOP"] = "500 NOOP not understood"
+	return fakeFTP(t, replies, nil)
+}
+
+// Check reports on the mount's own login, not on a copy of it: a server
+// that fails a step only the mount's login takes fails the probe with the
+// mount's error. Before the probe used the pool's dialer, it logged in
+// with its own client, which sent no NOOP, and failed later, elsewhere.
+func TestProbeLogsInAsTheMountDoes(t *testing.T) {
+	cfg := Config{Host: "127.0.0.1", Port: noNoopServer(t), User: "u", Password: "p", Mode: Plain}
+	r, err := Probe(ctxT(t), cfg, "/")
+	p, _ := New(cfg)
+	mountErr := p.Check(ctxT(t), "/")
+	p.Close()
+	if err == nil || mountErr == nil || err.Error() != mountErr.Error() {
+		t.Errorf("probe says %v, mount says %v", err, mountErr)
+	}
+	if r.Greeting != "ready" || r.LoginReply != "230 ok" {
+		t.Errorf("greeting %q, login %q: the steps before the failure are reported", r.Greeting, r.LoginReply)
+	}
+}
+
+// limitServer greets at most max clients at once and refuses the others
+// with 421, as vsftpd's max_per_ip does.
+func limitServer(t *testing.T, max int) int {
+	var mu sync.Mutex
+	open := 0
+	return fakeFTP(t, loginReplies(), func() (string, func()) {
+		mu.Lock()
+		defer mu.Unlock()
+		if open >= max {
+			return "421 There are too many connections from your internet address.", nil
+		}
+		open++
+		return "", func() { mu.Lock(); open--; mu.Unlock() }
+	})
 }
 
 func TestProbeConnectionsFindsTheLimit(t *testing.T) {

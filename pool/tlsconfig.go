@@ -133,14 +133,10 @@ type trust struct {
 	insecure bool
 }
 
-// baseTLSConfig builds the configuration every connection of one pool
-// starts from. Verification is done by hand in VerifyConnection so that pins
-// can accept self-signed certificates and failures can explain themselves.
-func baseTLSConfig(o TLSOptions, serverName string) (*tls.Config, error) {
-	cfg, _, err := newTLSConfig(o, serverName)
-	return cfg, err
-}
-
+// newTLSConfig builds the configuration every connection of one pool
+// starts from, and the trust that verifies the server's certificate.
+// Verification is done by hand in VerifyConnection so that pins can accept
+// self-signed certificates and failures can explain themselves.
 func newTLSConfig(o TLSOptions, serverName string) (*tls.Config, *trust, error) {
 	cfg := &tls.Config{
 		ServerName:         serverName, // also the session cache key: data connections need it to resume

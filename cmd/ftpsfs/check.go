@@ -34,6 +34,8 @@ func check(cfg *mountopts.Config, options []string, stdout io.Writer) (int, erro
 	defer cancel()
 	c := &checker{cfg: cfg, options: options, pc: pc, out: stdout}
 
+	// Probe logs in with the pool's own dialer: what it reports is the
+	// login a mount makes, and a fix to that login applies to both.
 	rep, err := pool.Probe(ctx, pc, cfg.Root)
 	c.report(rep)
 	if err == nil && rep.DataTLS && !rep.DataResumed {

@@ -16,13 +16,6 @@ import (
 	"github.com/ftpsfs/ftpsfs/pool"
 )
 
-// remote adapts the pool to the interface the node tree declares.
-type remote struct{ *pool.Pool }
-
-func (r remote) OpenReader(p string) fusefs.RemoteReader { return r.Pool.OpenReader(p) }
-
-func (r remote) OpenLaneReader(p string) fusefs.RemoteReader { return r.Pool.OpenLaneReader(p) }
-
 // serve connects, mounts, and serves until unmounted or signalled.
 func serve(mountPoint string, cfg *mountopts.Config, stderr io.Writer) (int, error) {
 	log, closeLog, err := newLogger(cfg, stderr)
