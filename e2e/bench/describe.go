@@ -94,6 +94,9 @@ func header(cfg *config, bin string, sz sizes, clients []client) []string {
 		fmt.Sprintf("ftpsfs: %s (%s), options: defaults%s", toolVersion(bin, "-V"), bin, optsNote(cfg.ftpsfsOpts)),
 		"curl: " + toolVersion("curl", "--version") + "; explicit FTPS, --ssl-reqd, one invocation per figure (connections reused)",
 	}
+	if cfg.letters["h"] {
+		h[len(h)-1] += "; (h) with --tls-max 1.2: with TLS 1.3 vsftpd refuses some of its data connections (522 session reuse required) and curl skips those files"
+	}
 	for _, cl := range clients {
 		switch {
 		case cl.Name == cLftp && cl.missing == "":

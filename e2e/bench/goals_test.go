@@ -99,3 +99,25 @@ func TestScenarioLetters(t *testing.T) {
 		t.Errorf("rows %v: want h last", ids)
 	}
 }
+
+// The mount logs its connections in after mounting, in the background: those
+// commands during a warm listing are not the listing's.
+func TestWarmListingCheckIgnoresBackgroundLogins(t *testing.T) {
+	var check func(counts, float64) bool
+	for _, sc := range scenarios(quickSizes) {
+		for _, rw := range sc.Rows {
+			if rw.ID == "b warm" {
+				check = rw.Check
+			}
+		}
+	}
+	if check == nil {
+		t.Fatal("no b warm row")
+	}
+	if !check(counts{"USER": 2, "PASS": 2, "AUTH": 2, "PBSZ": 2, "PROT": 2, "TYPE": 2, "FEAT": 2, "NOOP": 2}, 0.03) {
+		t.Error("background logins failed the warm listing's check")
+	}
+	if check(counts{"CWD": 1, "EPSV": 1, "LIST": 1}, 0.03) {
+		t.Error("a listing passed the warm listing's check")
+	}
+}
