@@ -1,9 +1,10 @@
 // Command bench measures ftpsfs against direct FTPS clients (curl, lftp) and
 // against rclone mount, on servers it starts itself (vsftpd and the embedded
 // server), on loopback and behind a 20 ms round trip. `make bench` runs it;
-// see -h. It prints one table per RTT and server with the ratios, the
-// commands each server received, and peak RSS, and writes the same as
-// markdown to -out. It measures and never asserts: a bench is not a test.
+// see -h. It prints one table per RTT and server with the ratios, issue
+// 14's goals met or not, the commands each server received (also per item)
+// and peak RSS, and writes the same as markdown to -out. It measures and
+// never asserts: a bench is not a test.
 //
 // It needs root (vsftpd runs by hand, FUSE mounts, drop_caches, a network
 // namespace) and installs lftp and rclone with apt-get when they are missing.
