@@ -87,11 +87,15 @@ func header(cfg *config, bin string, sz sizes, clients []client) []string {
 	h := []string{
 		fmt.Sprintf("%s, %s, %d CPUs, kernel %s", time.Now().Format("2006-01-02 15:04 MST"), host, runtime.NumCPU(), kernel()),
 		fmt.Sprintf("runs per figure: %d (medians; every run is cold: drop_caches, server files re-read into memory, a fresh mount)", cfg.runs),
-		fmt.Sprintf("sizes: %s file, %d-entry directory, tree %d × %d, %d × %s files, %d × %s random reads, %s write%s",
+		fmt.Sprintf("sizes: %s file, %d-entry directory, tree %d × %d, %d × %s files, %d × %s random reads, %s write, cp -r of %d × %s%s",
 			human(sz.Big), sz.ListN, sz.TreeDirs, sz.TreeFiles, sz.SmallN, human(int64(sz.SmallSize)),
-			sz.RandomN, human(int64(sz.RandomLen)), human(sz.Write), map[bool]string{true: " (-quick)"}[cfg.quick]),
+			sz.RandomN, human(int64(sz.RandomLen)), human(sz.Write), sz.CopyN, human(int64(sz.CopySize)),
+			map[bool]string{true: " (-quick)"}[cfg.quick]),
 		fmt.Sprintf("ftpsfs: %s (%s), options: defaults%s", toolVersion(bin, "-V"), bin, optsNote(cfg.ftpsfsOpts)),
 		"curl: " + toolVersion("curl", "--version") + "; explicit FTPS, --ssl-reqd, one invocation per figure (connections reused)",
+	}
+	if cfg.letters["h"] {
+		h[len(h)-1] += "; (h) with --tls-max 1.2: with TLS 1.3 vsftpd refuses some of its data connections (522 session reuse required) and curl skips those files"
 	}
 	for _, cl := range clients {
 		switch {

@@ -21,13 +21,15 @@ type sizes struct {
 	RandomN   int // (e)
 	RandomLen int
 	Write     int64 // (f)
+	CopyN     int   // (h): files cp -r copies into the mount
+	CopySize  int
 }
 
 var (
 	fullSizes = sizes{Big: 1 << 30, ListN: 10000, TreeDirs: 200, TreeFiles: 20, SmallN: 1000, SmallSize: 4 << 10,
-		RandomN: 200, RandomLen: 64 << 10, Write: 256 << 20}
+		RandomN: 200, RandomLen: 64 << 10, Write: 256 << 20, CopyN: 200, CopySize: 4 << 10}
 	quickSizes = sizes{Big: 64 << 20, ListN: 2000, TreeDirs: 10, TreeFiles: 10, SmallN: 100, SmallSize: 4 << 10,
-		RandomN: 50, RandomLen: 64 << 10, Write: 32 << 20}
+		RandomN: 50, RandomLen: 64 << 10, Write: 32 << 20, CopyN: 50, CopySize: 4 << 10}
 )
 
 // fixture is the tree every server serves, laid out as the scenarios expect:
@@ -36,20 +38,28 @@ var (
 //	list/e00000…       ListN empty files         (b)
 //	tree/d000/f00…     TreeDirs × TreeFiles      (c)
 //	small/s0000.bin…   SmallN × SmallSize        (d)
-//	upload/            where (f) writes
+//	upload/            where (f) and (h) write
+//
+// and, outside the served tree, what (f) and (h) upload:
+//
+//	upload-src.bin     Write random bytes        (f)
+//	copy-src/c000.bin… CopyN × CopySize          (h)
 type fixture struct {
 	Root      string
 	Sizes     sizes
 	TreeDirs  []string // relative to Root
 	Small     []string // relative to Root
 	UploadSrc string   // the local file (f) uploads, outside Root
+	CopySrc   string   // the local directory (h) copies, outside Root
+	Copy      []string // (h): the file names in CopySrc, sorted
 	Offsets   []int64  // (e): the same random offsets for every client
 }
 
 // makeFixture writes the tree under work/root. Contents come from a seeded
 // generator: random enough that nothing compresses, and cheap to make.
 func makeFixture(work string, sz sizes) (*fixture, error) {
-	fx := &fixture{Root: filepath.Join(work, "root"), Sizes: sz, UploadSrc: filepath.Join(work, "upload-src.bin")}
+	fx := &fixture{Root: filepath.Join(work, "root"), Sizes: sz, UploadSrc: filepath.Join(work, "upload-src.bin"),
+		CopySrc: filepath.Join(work, "copy-src")}
 	rng := rand.New(rand.NewChaCha8([32]byte{'f', 't', 'p', 's', 'f', 's'}))
 	if err := writeRandom(filepath.Join(fx.Root, "big.bin"), sz.Big, rng); err != nil {
 		return nil, err
@@ -85,6 +95,16 @@ func makeFixture(work string, sz sizes) (*fixture, error) {
 	}
 	for range sz.RandomN {
 		fx.Offsets = append(fx.Offsets, rng.Int64N(sz.Big-int64(sz.RandomLen)))
+	}
+	// Last, so the earlier contents and offsets are those of older runs.
+	buf = make([]byte, sz.CopySize)
+	for i := range sz.CopyN {
+		name := fmt.Sprintf("c%03d.bin", i)
+		fx.Copy = append(fx.Copy, name)
+		fillRandom(buf, rng)
+		if err := writeFile(filepath.Join(fx.CopySrc, name), buf); err != nil {
+			return nil, err
+		}
 	}
 	return fx, nil
 }
@@ -129,7 +149,7 @@ func fillRandom(b []byte, rng *rand.Rand) {
 	}
 }
 
-// clearUploads removes what (f) wrote, so uploads never accumulate.
+// clearUploads removes what (f) and (h) wrote, so uploads never accumulate.
 func (fx *fixture) clearUploads() error {
 	dir := filepath.Join(fx.Root, "upload")
 	ents, err := os.ReadDir(dir)

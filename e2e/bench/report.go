@@ -95,17 +95,32 @@ func (rp report) figureTable(sec *section) table {
 		if rw.Unit == "MiB" {
 			target = fmt.Sprintf("≤ %d MiB (cache_size + 64 MiB)", rp.cacheMiB+64)
 		}
-		if c := rp.res.cells[key{sec.Name, rw.ID, cFtpsfs}]; rw.Check != nil && sec.Counted && c != nil && len(c.Secs) > 0 {
-			if rw.Check(c.Cmds, c.Secs[0]) {
-				target += " — server: ✓"
-			} else {
-				target += " — server: ✗"
-			}
-		}
-		r = append(r, direct+rp.verdict(sec, rw, direct), peer, target)
+		r = append(r, direct+rp.verdict(sec, rw, direct), peer, rp.target(sec, rw, target))
 		t.rows = append(t.rows, r)
 	}
 	return t
+}
+
+// target is the row's target column: the structural target and the issue's
+// numeric goal at this RTT, then whether ftpsfs met each, the first from the
+// server's command counts in the first run, the second from the median:
+// "1 listing per dir; ≤ 10 s — server: ✓, time: ✗".
+func (rp report) target(sec *section, rw row, target string) string {
+	limit, label, hasGoal := rw.goalAt(sec.RTT)
+	if hasGoal {
+		target += "; " + label
+	}
+	var checks []string
+	if c := rp.res.cells[key{sec.Name, rw.ID, cFtpsfs}]; rw.Check != nil && sec.Counted && c != nil && len(c.Secs) > 0 {
+		checks = append(checks, "server: "+mark(rw.Check(c.Cmds, c.Secs[0])))
+	}
+	if v, ok := rp.median(sec, rw, cFtpsfs); hasGoal && ok {
+		checks = append(checks, "time: "+mark(v <= limit))
+	}
+	if len(checks) == 0 {
+		return target
+	}
+	return target + " — " + strings.Join(checks, ", ")
 }
 
 // verdict marks the ratios and sizes the issue sets a number for.
@@ -230,7 +245,7 @@ func (rp report) commandTable(sec *section) table {
 			cols = append(cols, v)
 		}
 	}
-	t := table{header: append(append([]string{"scenario", "client"}, cols...), "other", "total")}
+	t := table{header: append(append([]string{"scenario", "client"}, cols...), "other", "total", "per item")}
 	for _, x := range cellsInOrder {
 		r := []string{x.rw.ID, x.cl}
 		other := x.cmd.total()
@@ -238,7 +253,7 @@ func (rp report) commandTable(sec *section) table {
 			r = append(r, fmt.Sprint(x.cmd[v]))
 			other -= x.cmd[v]
 		}
-		t.rows = append(t.rows, append(r, fmt.Sprint(other), fmt.Sprint(x.cmd.total())))
+		t.rows = append(t.rows, append(r, fmt.Sprint(other), fmt.Sprint(x.cmd.total()), x.cmd.perItem(x.rw.Items, x.rw.Per)))
 	}
 	return t
 }

@@ -46,6 +46,7 @@ type cell struct {
 // section is one server at one RTT: one table.
 type section struct {
 	Name   string // "20 ms RTT, vsftpd"
+	RTT    time.Duration
 	Header []string
 	Rows   []row
 	// Counted: the server logged the commands it received (see
@@ -201,6 +202,9 @@ func (r *runner) one(ctx context.Context, sc scenario, cl client, curl *curlClie
 		cmds := "(commands not counted)"
 		if r.srv.countsCommands() {
 			cmds = s.Cmds.String()
+			if rw, ok := r.row(s.Row); ok && rw.Items > 1 {
+				cmds += "; " + s.Cmds.perItem(rw.Items, rw.Per)
+			}
 		}
 		r.progress(s.Row, run, cl.Name, r.figure(s), cmds)
 	}
@@ -231,12 +235,19 @@ func (r *runner) onMount(ctx context.Context, sc scenario, mo mounter, mt *meter
 }
 
 func (r *runner) figure(s sample) string {
-	for _, rw := range r.sec.Rows {
-		if rw.ID == s.Row && rw.Unit == "MiB/s" {
-			return fmt.Sprintf("%.1f MiB/s", float64(rw.Bytes)/s.Secs/(1<<20))
-		}
+	if rw, ok := r.row(s.Row); ok && rw.Unit == "MiB/s" {
+		return fmt.Sprintf("%.1f MiB/s", float64(rw.Bytes)/s.Secs/(1<<20))
 	}
 	return fmt.Sprintf("%.3f s", s.Secs)
+}
+
+func (r *runner) row(id string) (row, bool) {
+	for _, rw := range r.sec.Rows {
+		if rw.ID == id {
+			return rw, true
+		}
+	}
+	return row{}, false
 }
 
 func (r *runner) progress(rowID string, run int, client, figure, cmds string) {
@@ -269,7 +280,7 @@ func (c counts) String() string {
 
 // countedVerbs are the columns of the command table: listings, per-file
 // metadata, transfers, data connections and logins.
-var countedVerbs = []string{"LIST", "MLSD", "NLST", "RETR", "STOR", "SIZE", "MDTM", "MLST", "CWD", "EPSV", "PASV", "PASS", "NOOP"}
+var countedVerbs = []string{"LIST", "MLSD", "NLST", "RETR", "STOR", "MKD", "SIZE", "MDTM", "MLST", "CWD", "EPSV", "PASV", "PASS", "NOOP"}
 
 func (r *results) addNote(n string) {
 	for _, x := range r.notes {

@@ -20,7 +20,16 @@ type row struct {
 	// first run, which took secs, whether ftpsfs met the target's
 	// structural part (nil: no such part).
 	Check func(c counts, secs float64) bool
+	// Goals are the numeric targets for ftpsfs's median, by RTT.
+	Goals []goal
+	// Items is how many Per the row handles (200 dirs, 1000 files…): the
+	// report divides the server's command counts by it.
+	Items int
+	Per   string // "dir", "file", "read", "listing"
 }
+
+// ms20 is the round trip the goals are set at.
+const ms20 = 20 * time.Millisecond
 
 // listings and perFile add up the commands that list a directory and those
 // that ask about one file.
@@ -80,7 +89,8 @@ func scenarios(sz sizes) []scenario {
 	big := fmt.Sprintf("%s file", human(sz.Big))
 	return []scenario{{
 		Letter: "a",
-		Rows:   []row{{ID: "a", Title: "sequential read, " + big, Unit: "MiB/s", Bytes: sz.Big, Target: "≥ 0.9"}},
+		Rows: []row{{ID: "a", Title: "sequential read, " + big, Unit: "MiB/s", Bytes: sz.Big, Target: "≥ 0.9",
+			Items: 1, Per: "file"}},
 		RSSRow: "g a",
 		Warm:   func(fx *fixture) []string { return []string{fx.path("big.bin")} },
 		Mount: func(ctx context.Context, fx *fixture, dir string, mt *meter) error {
@@ -99,11 +109,14 @@ func scenarios(sz sizes) []scenario {
 		Rows: []row{
 			// Two listings: the mount's root (to look up list/) and list/.
 			{ID: "b cold", Title: fmt.Sprintf("ls -l, %d entries, cold", sz.ListN), Unit: "s", Target: "1 listing, O(1) RTT",
+				Items: 1, Per: "listing",
 				Check: func(c counts, _ float64) bool {
 					return c.listings() <= 2 && c.perFile() == 0 && c.total()-c.logins() < 40
 				}},
 			{ID: "b warm", Title: fmt.Sprintf("ls -l, %d entries, warm", sz.ListN), Unit: "s", Target: "no server traffic",
-				Check: func(c counts, _ float64) bool { return c.total() == 0 }},
+				Items: 1, Per: "listing", Goals: []goal{{RTT: 0, Secs: 0.050, Full: fullSizes.ListN, N: sz.ListN}},
+				// The pool's background logins and keep-alives are not the listing's.
+				Check: func(c counts, _ float64) bool { return c.total()-c.logins() == 0 }},
 		},
 		Warm: func(fx *fixture) []string { return []string{fx.path("list")} },
 		Mount: func(ctx context.Context, fx *fixture, dir string, mt *meter) error {
@@ -138,6 +151,7 @@ func scenarios(sz sizes) []scenario {
 		Letter: "c",
 		Rows: []row{{ID: "c", Title: fmt.Sprintf("find + stat, %d dirs × %d files", sz.TreeDirs, sz.TreeFiles),
 			Unit: "s", Target: "1 listing per dir",
+			Items: sz.TreeDirs, Per: "dir", Goals: []goal{{RTT: ms20, Secs: 10, Full: fullSizes.TreeDirs, N: sz.TreeDirs}},
 			Check: func(c counts, secs float64) bool {
 				return c.listings() <= sz.TreeDirs+2+2*int(secs/30) && c.perFile() == 0
 			}}},
@@ -163,7 +177,8 @@ func scenarios(sz sizes) []scenario {
 	}, {
 		Letter: "d",
 		Rows: []row{{ID: "d1", Title: fmt.Sprintf("read %d × %s files, one by one", sz.SmallN, human(int64(sz.SmallSize))),
-			Unit: "s", Target: "no per-file command", Check: smallFilesCheck(sz)}},
+			Unit: "s", Target: "no per-file command", Check: smallFilesCheck(sz),
+			Items: sz.SmallN, Per: "file", Goals: []goal{{RTT: ms20, Secs: 30, Full: fullSizes.SmallN, N: sz.SmallN}}}},
 		RSSRow: "g d",
 		Warm:   func(fx *fixture) []string { return []string{fx.path("small")} },
 		Mount: func(ctx context.Context, fx *fixture, dir string, mt *meter) error {
@@ -178,7 +193,8 @@ func scenarios(sz sizes) []scenario {
 	}, {
 		Letter: "d",
 		Rows: []row{{ID: "d8", Title: fmt.Sprintf("read %d × %s files, 8 in parallel", sz.SmallN, human(int64(sz.SmallSize))),
-			Unit: "s", Target: "parallel connections", Check: smallFilesCheck(sz)}},
+			Unit: "s", Target: "parallel connections", Check: smallFilesCheck(sz),
+			Items: sz.SmallN, Per: "file", Goals: []goal{{RTT: ms20, Secs: 10, Full: fullSizes.SmallN, N: sz.SmallN}}}},
 		RSSRow: "g d",
 		Warm:   func(fx *fixture) []string { return []string{fx.path("small")} },
 		Mount: func(ctx context.Context, fx *fixture, dir string, mt *meter) error {
@@ -194,6 +210,7 @@ func scenarios(sz sizes) []scenario {
 		Letter: "e",
 		Rows: []row{{ID: "e", Title: fmt.Sprintf("%d random %s reads in the %s", sz.RandomN, human(int64(sz.RandomLen)), big),
 			Unit: "s", Target: "1 ranged transfer each",
+			Items: sz.RandomN, Per: "read", Goals: []goal{{RTT: ms20, Secs: 25, Full: fullSizes.RandomN, N: sz.RandomN}},
 			Check: func(c counts, _ float64) bool { return c["RETR"] <= sz.RandomN && c.perFile() == 0 }}},
 		Warm: func(fx *fixture) []string { return []string{fx.path("big.bin")} },
 		Mount: func(ctx context.Context, fx *fixture, dir string, mt *meter) error {
@@ -213,8 +230,9 @@ func scenarios(sz sizes) []scenario {
 		NoRef: map[string]string{"lftp": "lftp has no ranged download"},
 	}, {
 		Letter: "f",
-		Rows:   []row{{ID: "f", Title: fmt.Sprintf("write a %s file", human(sz.Write)), Unit: "MiB/s", Bytes: sz.Write, Target: "≥ 0.8"}},
-		Warm:   func(fx *fixture) []string { return []string{fx.UploadSrc} },
+		Rows: []row{{ID: "f", Title: fmt.Sprintf("write a %s file", human(sz.Write)), Unit: "MiB/s", Bytes: sz.Write, Target: "≥ 0.8",
+			Items: 1, Per: "file"}},
+		Warm: func(fx *fixture) []string { return []string{fx.UploadSrc} },
 		Mount: func(ctx context.Context, fx *fixture, dir string, mt *meter) error {
 			err := mt.measure("f", func() error {
 				return runTool(ctx, "cp", fx.UploadSrc, filepath.Join(dir, "upload", "mount.bin"))
@@ -229,7 +247,7 @@ func scenarios(sz sizes) []scenario {
 			err := mt.measure("f", func() error { return l.script(ctx, "put "+fx.UploadSrc+" -o upload/lftp.bin") })
 			return errors.Join(err, fx.checkUpload("lftp.bin"))
 		},
-	}}
+	}, copyScenario(sz)}
 }
 
 // smallFilesCheck: one RETR per file and nothing else per file.
