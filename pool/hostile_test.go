@@ -23,6 +23,9 @@ type hostile struct {
 	greet func(w net.Conn) error
 	// reply, when it returns true, has answered the command itself.
 	reply func(w net.Conn, verb, arg string) bool
+	// seen, if set, hears each command with the bytes of later commands
+	// already received (pipelined) when it was read.
+	seen func(verb string, ahead int)
 	// list writes a listing of the working directory on the data
 	// connection; nil sends one file. It returns when it is done or a write
 	// failed.
@@ -149,6 +152,9 @@ func (h *hostile) serve(c net.Conn) {
 		}
 		verb, arg, _ := strings.Cut(strings.TrimRight(line, "\r\n"), " ")
 		verb = strings.ToUpper(verb)
+		if h.seen != nil {
+			h.seen(verb, r.Buffered())
+		}
 		if h.reply != nil && h.reply(c, verb, arg) {
 			continue
 		}
