@@ -156,12 +156,7 @@ func (f *FS) dropEntry(dir, name string) {
 
 // entry returns the listing entry of the node at p (never the root), and
 // when that listing's load started (the listing's identity for content
-// versions).
+// versions); from a slow listing, as soon as it has given p (entryIn).
 func (f *FS) entry(ctx context.Context, p string) (fs.FileInfo, bool, time.Time, error) {
-	l, err := f.listing(ctx, path.Dir(p))
-	if err != nil {
-		return nil, false, time.Time{}, err
-	}
-	fi, ok := l.Lookup(path.Base(p))
-	return fi, ok, l.Started, nil
+	return f.entryIn(ctx, path.Dir(p), path.Base(p))
 }
