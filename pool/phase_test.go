@@ -305,3 +305,28 @@ func TestIdleCheckOfATransferEndsInTime(t *testing.T) {
 		t.Error("Store over a connection whose check never answered succeeded")
 	}
 }
+
+// TestFinalPhaseWithoutByteCounter: on a kernel whose TCP_INFO is missing
+// or whose received-bytes counter never moves (gVisor reports 0), the
+// phase after an upload's data is timed from the data's end, so a dripped
+// final reply still ends the upload in time. Before, with a counter stuck
+// at 0 the phase waited for a first byte it never saw, forever.
+func TestFinalPhaseWithoutByteCounter(t *testing.T) {
+	for name, counter := range map[string]func(net.Conn) (uint64, bool){
+		"stuck at 0": func(net.Conn) (uint64, bool) { return 0, true },
+		"not told":   func(net.Conn) (uint64, bool) { return 0, false },
+	} {
+		t.Run(name, func(t *testing.T) {
+			socketBytesHook.Store(&counter)
+			t.Cleanup(func() { socketBytesHook.Store(nil) })
+			h := startHostile(t, dripped["226 after the data"])
+			p := h.pool(func(c *Config) { c.Timeout = time.Second })
+			err := returnsWithin(t, 6*time.Second, func() error {
+				return p.Store(context.Background(), "/f", strings.NewReader("data"), 4)
+			})
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Errorf("upload with a dripped 226 and the counter %s: %v, want a timeout", name, err)
+			}
+		})
+	}
+}
