@@ -3,9 +3,13 @@ package pool
 import (
 	"fmt"
 	"io/fs"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/ftpsfs/ftpsfs/pool/arriving"
 )
 
 // collected is an arriving.Sink that keeps what it was offered and not
@@ -225,4 +229,86 @@ func FuzzEarlyEntries(f *testing.F) {
 		}
 		checkEarly(t, mlsd, string(body))
 	})
+}
+
+// syncSink is collected for a listing read in another goroutine.
+type syncSink struct {
+	mu sync.Mutex
+	c  *collected
+}
+
+func (s *syncSink) Arrived(fi fs.FileInfo) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.c.Arrived(fi)
+}
+
+func (s *syncSink) Withdrawn(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.c.Withdrawn(name)
+}
+
+func (s *syncSink) get(name string) (fs.FileInfo, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fi, ok := s.c.entries[name]
+	return fi, ok
+}
+
+// TestListOffersEntriesWhileDripping: Pool.List of a server that drips its
+// LIST gives the context's sink each entry as its line arrives, long
+// before the listing ends, and the finished listing agrees with every one.
+func TestListOffersEntriesWhileDripping(t *testing.T) {
+	const n, every = 40, 50 * time.Millisecond
+	release := make(chan struct{})
+	h := startHostile(t, func(h *hostile) {
+		h.list = func(_ string, w net.Conn) error {
+			for i := range n {
+				if _, err := fmt.Fprintf(w, "-rw-r-----    1 1000     1000 %12d Jan 01  2020 f%d\r\n", 100+i, i); err != nil {
+					return err
+				}
+				if i == 0 {
+					<-release // the rest only once the first was seen
+				}
+				time.Sleep(every)
+			}
+			return nil
+		}
+	})
+	p := h.pool(func(c *Config) { c.Timeout = 5 * time.Second })
+	sink := &syncSink{c: newCollected()}
+	type res struct {
+		entries []fs.FileInfo
+		err     error
+	}
+	done := make(chan res, 1)
+	go func() {
+		entries, err := p.List(arriving.WithSink(ctxT(t), sink), "/d")
+		done <- res{entries, err}
+	}()
+	if !waitFor(5*time.Second, func() bool { _, ok := sink.get("f0"); return ok }) {
+		close(release)
+		t.Fatal("f0 not offered while the listing was held after its line")
+	}
+	close(release)
+	fi, _ := sink.get("f0")
+	if fi.Size() != 100 || fi.Mode() != 0o640 {
+		t.Errorf("f0 offered as size %d mode %v, want 100 and 0640", fi.Size(), fi.Mode())
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if len(r.entries) != n {
+		t.Fatalf("%d entries listed, want %d", len(r.entries), n)
+	}
+	for _, want := range r.entries {
+		got, ok := sink.get(want.Name())
+		if !ok {
+			t.Errorf("%s never offered", want.Name())
+		} else if !sameEntry(got, want) {
+			t.Errorf("%s offered as %+v, listed as %+v", want.Name(), got, want)
+		}
+	}
 }
