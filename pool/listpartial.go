@@ -31,9 +31,10 @@ type earlyEntries struct {
 	// now stands for the time the library read at the listing's start to
 	// infer the year of "Mon DD HH:MM" dates; see yearSafe.
 	now time.Time
-	// libNames are the names any line so far could have given the
-	// library's parsers (a superset: a line is counted under every parser
-	// that might take it).
+	// libNames are the names lines so far could have given the library's
+	// parsers (a superset: a line is counted under every parser that might
+	// take it), but for the name the sniffer noted for the line: the
+	// sniffer's own record of it tells a later line it is not the first.
 	libNames map[string]bool
 }
 
@@ -63,7 +64,12 @@ func (p *earlyEntries) line(line string, s *listingSniffer, sniffed string, firs
 	}
 	before := e != nil && p.libNames[e.Name]
 	for _, n := range names {
-		p.libNames[n] = true
+		// The sniffer tracks the name it noted (a later line of it is not
+		// its first); only other names need remembering here, copied so
+		// as not to keep the line.
+		if n != sniffed || sniffed == "" {
+			p.libNames[strings.Clone(n)] = true
+		}
 	}
 	if e == nil || before || !first || e.Name != sniffed || !keepName(e.Name) || s.notKids[e.Name] {
 		return
@@ -264,6 +270,9 @@ func lsCandidates(line string) []string {
 // takes it. Its quirk is kept: a line shorter than every date format is
 // read without a date.
 func dosName(line string) (string, bool) {
+	if len(line) > 17 && (line[0] < '0' || line[0] > '9') {
+		return "", false // every date format starts with a digit
+	}
 	var err error
 	for _, format := range []string{"01-02-06  03:04PM", "2006-01-02  15:04", "01-02-2006  03:04PM", "01-02-2006  15:04"} {
 		if len(line) > len(format) {
