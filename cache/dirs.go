@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 
+	"github.com/ftpsfs/ftpsfs/pool/arriving"
 	"github.com/ftpsfs/ftpsfs/pool/priority"
 )
 
@@ -60,6 +61,9 @@ type dirFlight struct {
 	cancel  context.CancelCauseFunc // cancels the load's context; the cause says why (see disownLocked)
 	started time.Time               // when the load began
 	ctx     context.Context         // the load's; a joiner promotes it (priority.Promote)
+	// arriving are its entries so far (partial.go); set before the load
+	// starts, closed when it ends or is disowned.
+	arriving *arrivals
 }
 
 // DirStats is a snapshot of a Dirs' counters.
@@ -262,7 +266,9 @@ func (d *Dirs) leave(dir string, f *dirFlight, cause error) {
 // when load returns; load must honour its context.
 func (d *Dirs) startLocked(ctx context.Context, dir string, load func(ctx context.Context) ([]fs.FileInfo, error)) *dirFlight {
 	lctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-	f := &dirFlight{flight: *newFlight[*Listing](), cancel: cancel, started: d.now(), ctx: lctx}
+	f := &dirFlight{flight: *newFlight[*Listing](), cancel: cancel, started: d.now(), arriving: newArrivals()}
+	lctx = arriving.WithSink(lctx, f.arriving)
+	f.ctx = lctx
 	d.inflight[dir] = f
 	d.loads++
 	go func() {
@@ -288,6 +294,7 @@ func (d *Dirs) finish(dir string, f *dirFlight, entries []fs.FileInfo, err error
 	}
 	f.val, f.err = l, err
 	d.mu.Unlock()
+	f.arriving.close()
 	f.cancel(nil)
 	close(f.done)
 }
@@ -296,6 +303,7 @@ func (d *Dirs) finish(dir string, f *dirFlight, entries []fs.FileInfo, err error
 // dir start a new load instead of joining f.
 func (d *Dirs) disownLocked(dir string, f *dirFlight) {
 	f.keep = false
+	f.arriving.close()
 	if d.inflight[dir] == f {
 		delete(d.inflight, dir)
 	}

@@ -11,11 +11,23 @@
 // pass load and fill functions, and choose the keys (absolute remote paths,
 // a file version string, a block number).
 //
+// A listing load gets, in its context, a sink (package pool/arriving) for
+// the entries its listing gives while it still arrives (partial.go):
+// [Dirs.LookupArriving] and [Dirs.GetArriving] answer a name found among
+// them, never its absence. They live in the load's flight and are bounded
+// as the listing is (the remote cuts it at max_listing); they are dropped
+// when the load ends or is disowned (Update, Invalidate, InvalidateTree,
+// Purge), so a local change is never contradicted by a load that may
+// predate it.
+//
 // # Locking
 //
 // Dirs.mu and Blocks.mu are leaves: each guards only its own cache, neither
 // is ever held while taking the other, and neither is held while a load or
-// fill runs or while a caller waits for one. The one callback run under a
+// fill runs or while a caller waits for one. The one lock taken under
+// Dirs.mu is a flight's arrivals.mu (disowning closes the arrivals), a
+// leaf guarding only those entries; the load's goroutine takes it alone
+// for each entry it offers. The one callback run under a
 // lock is the patch function given to [Dirs.Update], which must therefore not
 // call back into the same Dirs. Helpers named …Locked expect the lock held.
 // The sweeper goroutine ([Dirs.SweepEvery]) takes Dirs.mu once per sweep,

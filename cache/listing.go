@@ -21,6 +21,10 @@ type Listing struct {
 	// so a listing that takes longer than the TTL to arrive is still used
 	// rather than expired on arrival.
 	Arrived time.Time
+	// Partial marks a view of a listing still arriving that holds only the
+	// entries asked for ([Dirs.GetArriving]): a name it lacks may exist.
+	// Such a view is never cached, and its Arrived is zero.
+	Partial bool
 	// bytes is the memory the listing is estimated to hold (see
 	// EntryOverhead), counted against the cache's byte budget.
 	bytes int64
@@ -43,7 +47,8 @@ func (l *Listing) Bytes() int64 {
 }
 
 // Lookup returns the entry called name. A false result from a cached
-// listing is a negative answer: the name does not exist (as of Started).
+// listing is a negative answer: the name does not exist (as of Started);
+// from a Partial view it means nothing.
 func (l *Listing) Lookup(name string) (fs.FileInfo, bool) {
 	if l == nil {
 		return nil, false

@@ -41,6 +41,19 @@
 // foreground (pool/priority); unmount drops the queue and cancels the
 // loads. A prefetch that fails is dropped quietly: nothing is cached.
 //
+// # A directory that lists slowly
+//
+// A lookup or getattr waits lookupPatience (1 s, from the listing's start)
+// for its directory's listing; after that it is answered from the entries
+// the listing still arriving has given so far (cache.Dirs.GetArriving),
+// as soon as its name is among them, refined as the finished listing
+// would be. Only "found" is answered early: a name not given yet is absent
+// only once the listing has ended. On a server that answers one name with
+// its mode (MLST) a name not arrived yet is asked about instead (Stat).
+// The pool offers an entry early only when it is the finished listing's
+// own (pool/listpartial.go), and a local change (Update, Invalidate) drops
+// what a listing in flight has given.
+//
 // # LOCK ORDERING
 //
 // Locks are taken in this order, never the reverse:

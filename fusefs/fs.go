@@ -33,7 +33,11 @@ type Config struct {
 	// DirPrefetch is how many listings of subdirectories may be fetched
 	// ahead of a tree walk at once (prefetchdirs.go); 0 turns it off.
 	DirPrefetch int
-	Logger      *slog.Logger
+	// SharedWithOthers: other local users see the mount (allow_other), so
+	// an entry shown before its listing has ended gets no group or other
+	// permissions (see earlyEntry).
+	SharedWithOthers bool
+	Logger           *slog.Logger
 }
 
 // FS is one mounted remote tree.
@@ -162,12 +166,7 @@ func (f *FS) dropEntry(dir, name string) {
 
 // entry returns the listing entry of the node at p (never the root), and
 // when that listing's load started (the listing's identity for content
-// versions).
+// versions); from a slow listing, as soon as it has given p (entryIn).
 func (f *FS) entry(ctx context.Context, p string) (fs.FileInfo, bool, time.Time, error) {
-	l, err := f.listing(ctx, path.Dir(p))
-	if err != nil {
-		return nil, false, time.Time{}, err
-	}
-	fi, ok := l.Lookup(path.Base(p))
-	return fi, ok, l.Started, nil
+	return f.entryIn(ctx, path.Dir(p), path.Base(p))
 }

@@ -16,6 +16,18 @@
 // conn has one owner at a time (the goroutine it is lent to), and only
 // that owner talks on it, between whole command/reply exchanges.
 //
+// A listing still arriving gives its entries early (listpartial.go) to a
+// sink its context carries (package pool/arriving): each line the sniffer
+// sees is parsed as the library parses it, and offered only when it is
+// certain to be the finished listing's entry for its name; a name listed
+// again is withdrawn. This runs in the goroutine reading the listing, with
+// no lock of its own; the sink's are the caller's. A line forged by a name
+// holding a line break, when it comes before the real line of the name it
+// forges, is offered until the real line arrives and withdraws it: for
+// that while, a lookup may see the forged entry (fusefs shows such entries
+// with owner bits only on allow_other mounts, so no other local user gains
+// access by it).
+//
 // Bounds (bounds.go, listcap.go, slowlist.go, phase.go): every remote
 // operation ends when its context ends, deadline or cancellation, and its
 // connections are closed under it, data connection included (conn.bind);
@@ -24,7 +36,8 @@
 // it. Whole-file transfers (uploads, downloads) get contexts without
 // deadline, so each of their control-channel phases has one timeout of its
 // own: from the transfer command until the data flows, and from the
-// server's first byte after the data's end through the final reply and the
+// server's first byte after the data's end (from the data's end where the
+// kernel cannot count received bytes) through the final reply and the
 // SIZE check; the data phase, and the silence while the data drains, are
 // bounded per network read and write. The control connection accepts at
 // most maxReplyBytes between two commands, and one listing at most

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ftpsfs/ftpsfs/pool/arriving"
 	"github.com/jlaffaye/ftp"
 )
 
@@ -42,7 +43,8 @@ func (f *fileInfo) ModeKnown() bool { return f.modeKnown }
 // may be stopped and started again later (see slowlist.go).
 func (p *Pool) List(ctx context.Context, dir string) ([]fs.FileInfo, error) {
 	var out []fs.FileInfo
-	holding := false // a slow slot
+	sink := arriving.SinkFrom(ctx) // may take entries before the listing ends
+	holding := false               // a slow slot
 	defer func() {
 		if holding {
 			p.releaseSlowSlot()
@@ -56,7 +58,7 @@ func (p *Pool) List(ctx context.Context, dir string) ([]fs.FileInfo, error) {
 		var failed error
 		err := p.do(ctx, "LIST", dir, true, func(c *conn) error {
 			w := p.watchListing(c, holding)
-			entries, sniff, err := listRaw(c, dir)
+			entries, sniff, err := listRaw(c, dir, sink)
 			slot, stopped := w.end()
 			holding = holding || slot
 			if stopped && err != nil {
@@ -92,9 +94,13 @@ func cutError(err error) bool {
 }
 
 // listRaw lists dir, with the modes and non-children the listing's bytes
-// show (see listingSniffer).
-func listRaw(c *conn, dir string) ([]*ftp.Entry, *listingSniffer, error) {
+// show (see listingSniffer); sink, if not nil, gets entries as they arrive
+// (see earlyEntries).
+func listRaw(c *conn, dir string, sink arriving.Sink) ([]*ftp.Entry, *listingSniffer, error) {
 	sniff := newListingSniffer(c.mlsd, c.maxListing)
+	if sink != nil {
+		sniff.early = newEarlyEntries(sink, c.mlsd)
+	}
 	c.sniff = sniff
 	defer func() { c.sniff = nil }()
 	var entries []*ftp.Entry
@@ -120,41 +126,51 @@ func convertEntries(entries []*ftp.Entry, sniff *listingSniffer, precise bool) [
 	out := make([]fs.FileInfo, 0, len(entries))
 	seen := make(map[string]bool, len(entries))
 	for _, e := range entries {
-		// A path component the kernel can show, once: no NUL (it would cut
-		// the name short), and a server listing a name twice keeps the first.
-		if e.Name == "" || e.Name == "." || e.Name == ".." || strings.ContainsAny(e.Name, "/\x00") || seen[e.Name] || sniff.isNotKid(e.Name) {
+		// A server listing a name twice keeps the first.
+		if !keepName(e.Name) || seen[e.Name] || sniff.isNotKid(e.Name) {
 			continue
 		}
 		seen[e.Name] = true
-		size := int64(e.Size)
-		if size < 0 { // a size beyond int64 is garbage, not a file
-			size = 0
-		}
-		// Copies: the parser's strings are slices of the whole listing line,
-		// which a cached entry would otherwise keep alive.
-		fi := &fileInfo{name: strings.Clone(e.Name), size: size, mtime: e.Time, target: strings.Clone(e.Target), precise: precise}
-		// Where the server gives no mode, files show 644 and directories 755.
 		perm, known := sniff.mode(e.Name)
-		fi.modeKnown = known
-		switch e.Type {
-		case ftp.EntryTypeFolder:
-			fi.mode = fs.ModeDir | 0o755
-			if known {
-				fi.mode = fs.ModeDir | perm
-			}
-			fi.size = 0
-		case ftp.EntryTypeLink:
-			fi.mode = fs.ModeSymlink | 0o777
-			fi.size = int64(len(e.Target))
-		default:
-			fi.mode = 0o644
-			if known {
-				fi.mode = perm
-			}
-		}
-		out = append(out, fi)
+		out = append(out, convertEntry(e, perm, known, precise))
 	}
 	return out
+}
+
+// keepName: a path component the kernel can show; no NUL (it would cut
+// the name short).
+func keepName(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, "/\x00")
+}
+
+// convertEntry is the entry e, with the mode perm when known.
+func convertEntry(e *ftp.Entry, perm fs.FileMode, known, precise bool) *fileInfo {
+	size := int64(e.Size)
+	if size < 0 { // a size beyond int64 is garbage, not a file
+		size = 0
+	}
+	// Copies: the parser's strings are slices of the whole listing line,
+	// which a cached entry would otherwise keep alive.
+	fi := &fileInfo{name: strings.Clone(e.Name), size: size, mtime: e.Time, target: strings.Clone(e.Target), precise: precise}
+	// Where the server gives no mode, files show 644 and directories 755.
+	fi.modeKnown = known
+	switch e.Type {
+	case ftp.EntryTypeFolder:
+		fi.mode = fs.ModeDir | 0o755
+		if known {
+			fi.mode = fs.ModeDir | perm
+		}
+		fi.size = 0
+	case ftp.EntryTypeLink:
+		fi.mode = fs.ModeSymlink | 0o777
+		fi.size = int64(len(e.Target))
+	default:
+		fi.mode = 0o644
+		if known {
+			fi.mode = perm
+		}
+	}
+	return fi
 }
 
 func containsSlash(s string) bool {

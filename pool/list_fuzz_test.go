@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ftpsfs/ftpsfs/pool/arriving"
 	"github.com/jlaffaye/ftp"
 )
 
@@ -29,17 +30,29 @@ func (pipeConn) LocalAddr() net.Addr  { return &net.TCPAddr{IP: net.IPv4(127, 0,
 // listThroughScript lists "/" through a scripted server that answers the
 // listing command with body, on a connection set up as the pool's are.
 func listThroughScript(t testing.TB, mlsd bool, body []byte) ([]fs.FileInfo, error) {
+	return listThroughScriptTo(t, mlsd, body, nil)
+}
+
+// listThroughScriptTo is listThroughScript with sink getting the entries
+// as they arrive.
+func listThroughScriptTo(t testing.TB, mlsd bool, body []byte, sink arriving.Sink) ([]fs.FileInfo, error) {
 	ctrlClient, ctrlServer := net.Pipe()
 	data := make(chan net.Conn, 1)
 	dials := 0
+	var c *conn
 	dial := func(network, addr string) (net.Conn, error) {
 		dials++
 		if dials == 1 {
 			return pipeConn{ctrlClient}, nil
 		}
-		c, s := net.Pipe()
+		cc, s := net.Pipe()
 		data <- s
-		return pipeConn{c}, nil
+		if sink != nil {
+			// As dial.go does; only with a sink, so that the other targets
+			// keep checking the library's parsing on its own.
+			return &sniffConn{Conn: pipeConn{cc}, sniff: c.sniff}, nil
+		}
+		return pipeConn{cc}, nil
 	}
 	done := make(chan struct{})
 	go func() {
@@ -98,11 +111,11 @@ func listThroughScript(t testing.TB, mlsd bool, body []byte) ([]fs.FileInfo, err
 	if err := sc.Login("u", "p"); err != nil {
 		t.Fatalf("login to the script: %v", err)
 	}
-	c := &conn{sc: sc, mlsd: sc.IsTimePreciseInList()}
+	c = &conn{sc: sc, mlsd: sc.IsTimePreciseInList()}
 	if c.mlsd != mlsd {
 		t.Fatalf("MLSD detected %v, scripted %v", c.mlsd, mlsd)
 	}
-	entries, sniff, err := listRaw(c, "/")
+	entries, sniff, err := listRaw(c, "/", sink)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // jlaffaye/ftp's Entry carries no permissions, so the pool reads them from
@@ -28,6 +29,9 @@ type listingSniffer struct {
 	// twice are names given more than one line of which one had no mode:
 	// their mode is unknown.
 	twice map[string]bool
+	// early offers entries while the listing arrives (listpartial.go); nil
+	// when nobody asked for them, or after a line too long for the library.
+	early *earlyEntries
 }
 
 // maxSniffedLine bounds the memory of one unterminated line; a longer line
@@ -47,6 +51,9 @@ func (s *listingSniffer) Write(b []byte) (int, error) {
 				s.partial = append(s.partial, b...)
 			} else {
 				s.partial = s.partial[:0]
+				// The library fails the listing on such a line; what
+				// follows it is no line of the listing.
+				s.early = nil
 			}
 			break
 		}
@@ -55,33 +62,44 @@ func (s *listingSniffer) Write(b []byte) (int, error) {
 			line = append(s.partial, line...)
 			s.partial = s.partial[:0]
 		}
-		s.line(strings.TrimRight(string(line), "\r"))
+		raw := string(line)
+		name, first := s.line(strings.TrimRight(raw, "\r"))
+		if s.early != nil {
+			// The library's scanner removes one CR.
+			s.early.line(strings.TrimSuffix(raw, "\r"), s, name, first)
+		}
 		b = b[i+1:]
 	}
 	return n, nil
 }
 
-func (s *listingSniffer) line(line string) {
+// line notes one line; it returns the name it noted, and whether the line
+// was that name's first ("" and false when it noted none).
+func (s *listingSniffer) line(line string) (string, bool) {
 	if s.mlsd {
 		name, facts, ok := parseMLSDLine(line)
 		if !ok {
-			return
+			return "", false
 		}
 		if t := facts["type"]; t == "cdir" || t == "pdir" {
 			s.notKids[name] = true
-			return
+			return "", false
 		}
 		m, ok := octalMode(facts["unix.mode"])
-		s.note(name, m, ok)
-		return
+		return name, s.note(name, m, ok)
 	}
 	if name, m, ok := parseLsMode(line); ok {
-		s.note(name, m, true)
+		return name, s.note(name, m, true)
 	}
+	return "", false
 }
 
-func (s *listingSniffer) note(name string, m fs.FileMode, known bool) {
+// note records name's line and reports whether it was the name's first.
+func (s *listingSniffer) note(name string, m fs.FileMode, known bool) bool {
 	if s.kids[name] {
+		if s.early != nil {
+			s.early.again(name)
+		}
 		// A name given twice: one line may be forged by a name holding a
 		// line break. Keep only what both allow.
 		if old, ok := s.modes[name]; ok && known {
@@ -89,12 +107,13 @@ func (s *listingSniffer) note(name string, m fs.FileMode, known bool) {
 		} else {
 			s.twice[name] = true
 		}
-		return
+		return false
 	}
 	s.kids[name] = true
 	if known {
 		s.modes[name] = m
 	}
+	return true
 }
 
 // mode is name's listed mode, if the listing gave one.
@@ -260,6 +279,10 @@ type sniffConn struct {
 func (c *sniffConn) Read(b []byte) (int, error) {
 	if err := c.sniff.tooLarge; err != nil {
 		return 0, err
+	}
+	if e := c.sniff.early; e != nil && e.now.IsZero() {
+		// The library read the clock just before its first read.
+		e.now = time.Now()
 	}
 	n, err := c.Conn.Read(b)
 	if n > 0 {

@@ -252,6 +252,14 @@ func TestFinalPhaseTimedFromServersFirstByte(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = server.Close() }()
+	// A control connection has received the greeting at least (a count of
+	// zero reads as a kernel without a counter).
+	if _, err := io.WriteString(server, "220 hello\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(client, make([]byte, len("220 hello\r\n"))); err != nil {
+		t.Fatal(err)
+	}
 	c := &conn{}
 	c.setRaw(client)
 	ph := &phase{c: c, timeout: 400 * time.Millisecond}
@@ -303,5 +311,30 @@ func TestIdleCheckOfATransferEndsInTime(t *testing.T) {
 	})
 	if err == nil {
 		t.Error("Store over a connection whose check never answered succeeded")
+	}
+}
+
+// TestFinalPhaseWithoutByteCounter: on a kernel whose TCP_INFO is missing
+// or whose received-bytes counter never moves (gVisor reports 0), the
+// phase after an upload's data is timed from the data's end, so a dripped
+// final reply still ends the upload in time. Before, with a counter stuck
+// at 0 the phase waited for a first byte it never saw, forever.
+func TestFinalPhaseWithoutByteCounter(t *testing.T) {
+	for name, counter := range map[string]func(net.Conn) (uint64, bool){
+		"stuck at 0": func(net.Conn) (uint64, bool) { return 0, true },
+		"not told":   func(net.Conn) (uint64, bool) { return 0, false },
+	} {
+		t.Run(name, func(t *testing.T) {
+			socketBytesHook.Store(&counter)
+			t.Cleanup(func() { socketBytesHook.Store(nil) })
+			h := startHostile(t, dripped["226 after the data"])
+			p := h.pool(func(c *Config) { c.Timeout = time.Second })
+			err := returnsWithin(t, 6*time.Second, func() error {
+				return p.Store(context.Background(), "/f", strings.NewReader("data"), 4)
+			})
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Errorf("upload with a dripped 226 and the counter %s: %v, want a timeout", name, err)
+			}
+		})
 	}
 }

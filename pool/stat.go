@@ -120,7 +120,7 @@ func sizeAndTime(c *conn, target string) (fs.FileInfo, error) {
 
 // statFromListing finds target in its directory's listing.
 func statFromListing(c *conn, target string) (fs.FileInfo, error) {
-	entries, sniff, err := listRaw(c, path.Dir(target))
+	entries, sniff, err := listRaw(c, path.Dir(target), nil)
 	if err != nil {
 		return nil, replyError("LIST", path.Dir(target), err)
 	}

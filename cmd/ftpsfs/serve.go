@@ -78,6 +78,8 @@ func serve(mountPoint string, cfg *mountopts.Config, stderr io.Writer) (int, err
 		ChmodIgnore: cfg.ChmodIgnore,
 		StatfsSize:  cfg.StatfsSize,
 		DirPrefetch: cfg.DirPrefetch,
+
+		SharedWithOthers: cfg.AllowOther,
 	})
 	server, err := fusefs.Mount(mountPoint, fsys, fusefs.MountConfig{
 		FSName:             cfg.FSName,

@@ -27,6 +27,9 @@ type Synthetic struct {
 	// Delay paces the entries: entry i is sent no earlier than i×Delay
 	// after the first (a dripping or slow listing).
 	Delay time.Duration
+	// Size and Mode are every entry's (Mode 0 means 0644).
+	Size int64
+	Mode os.FileMode
 }
 
 // listings counts the listings sent per directory.
@@ -130,8 +133,13 @@ func (e *synthEntry) Name() string {
 	return n
 }
 
-func (e *synthEntry) Size() int64        { return 0 }
-func (e *synthEntry) Mode() os.FileMode  { return 0o644 }
+func (e *synthEntry) Size() int64 { return e.st.s.Size }
+func (e *synthEntry) Mode() os.FileMode {
+	if e.st.s.Mode == 0 {
+		return 0o644
+	}
+	return e.st.s.Mode
+}
 func (e *synthEntry) ModTime() time.Time { return time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC) }
 func (e *synthEntry) IsDir() bool        { return false }
 func (e *synthEntry) Sys() any           { return nil }
