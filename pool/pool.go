@@ -33,15 +33,19 @@ type Pool struct {
 	Metrics Metrics
 
 	mu       sync.Mutex
-	idle     []*conn               // most recently used last
-	lent     map[*conn]struct{}    // connections lent out, interrupted by Close
-	open     int                   // connections lent, idle or being dialled
-	max      int                   // MaxConns, lowered when the server refuses more
-	shrunkAt time.Time             // when max was last lowered (or raised again)
-	streams  int                   // connections lent to readers
-	waiting  int                   // gets (other than lanes') waiting for a connection
-	readers  map[*Reader]time.Time // readers holding a stream while not reading, by last use
-	changed  chan struct{}         // closed and replaced whenever a connection or a slow slot is freed
+	idle     []*conn            // most recently used last
+	lent     map[*conn]struct{} // connections lent out, interrupted by Close
+	open     int                // connections lent, idle or being dialled
+	max      int                // MaxConns, lowered when the server refuses more
+	shrunkAt time.Time          // when max was last lowered (or raised again)
+	streams  int                // connections lent to readers (foreground and background)
+	waiting  int                // foreground gets waiting for a connection
+	// Background work (see sched.go): what it holds, and its queue.
+	bgLent    int                   // connections lent to background gets
+	bgStreams int                   // of which streams
+	bgQueue   []*bgTicket           // background gets waiting, in the order they asked
+	readers   map[*Reader]time.Time // readers holding a stream while not reading, by last use
+	changed   chan struct{}         // closed and replaced whenever a connection or a slow slot is freed
 	// slowListings hold a slow slot (see slowlist.go).
 	slowListings int
 	closed       bool
@@ -52,6 +56,7 @@ type Pool struct {
 	budget       time.Duration // min(timeout, unresponsiveBudget); tests shorten it
 	regrowAfter  time.Duration // regrowAfter; tests shorten it
 	slowAfter    time.Duration // slowListingAfter; tests shorten it
+	minGrace     time.Duration // minBgGrace; tests lengthen it
 	spares       spareSlot     // a data connection opened ahead (spare.go)
 }
 
@@ -72,7 +77,8 @@ func New(cfg Config) (*Pool, error) {
 	cfg = cfg.withDefaults()
 	p := &Pool{cfg: cfg, log: cfg.Logger, max: cfg.MaxConns, lent: map[*conn]struct{}{},
 		readers: map[*Reader]time.Time{}, changed: make(chan struct{}),
-		budget: min(cfg.Timeout, unresponsiveBudget), regrowAfter: regrowAfter, slowAfter: slowListingAfter}
+		budget: min(cfg.Timeout, unresponsiveBudget), regrowAfter: regrowAfter, slowAfter: slowListingAfter,
+		minGrace: minBgGrace}
 	d, err := newDialer(cfg, &p.Metrics)
 	if err != nil {
 		return nil, err
@@ -217,127 +223,6 @@ func (p *Pool) noteAnswered() {
 	}
 }
 
-// get lends a connection. fresh skips idle connections that were not
-// checked, after an operation failed on one. Everything it waits for (a free
-// connection, a NOOP, a dial) ends with ctx.
-func (p *Pool) get(ctx context.Context, kind use, fresh bool) (*conn, error) {
-	forStream := kind != useOp
-	backoff := backoffMin
-	refusedSince := time.Time{}
-	for {
-		if ctx.Err() != nil {
-			return nil, ctxError("waiting for a free connection", "", ctx)
-		}
-		p.mu.Lock()
-		if p.closed {
-			p.mu.Unlock()
-			return nil, ErrClosed
-		}
-		p.regrowLocked()
-		if kind == useSpare && !p.spareRoomLocked() {
-			p.mu.Unlock()
-			return nil, errNoSpareRoom
-		}
-		// Lanes stand back while anyone else waits, or a lane that just
-		// yielded would take its connection straight back.
-		if kind == useOp || p.streams < p.streamLimitLocked(kind) && (kind != useLane || p.waiting == 0) {
-			if n := len(p.idle); n > 0 {
-				c := p.idle[n-1]
-				p.idle = p.idle[:n-1]
-				p.lendLocked(c, forStream)
-				p.mu.Unlock()
-				if fresh || time.Since(c.lastUsed) > p.cfg.IdleCheck {
-					// A transfer's context has no deadline; the check has one.
-					cctx, cancel := p.bounded(ctx)
-					stop := c.bind(cctx, p.noteStalled)
-					err := c.sc.NoOp()
-					usable := stop()
-					cancel() // after stop: a cancel before it would cut the connection
-					if err != nil || !usable {
-						p.noteTimeout(err)
-						p.log.Debug("idle connection failed its check", "err", err)
-						p.put(c, true)
-						continue
-					}
-					p.noteAnswered()
-				}
-				return c, nil
-			}
-			if p.open < p.max {
-				p.open++
-				p.mu.Unlock()
-				start := time.Now()
-				c, err := p.dial(ctx)
-				if errors.Is(err, errAbandoned) {
-					p.noteStalled(start)
-					return nil, p.abandonedError(ctx)
-				}
-				if err != nil {
-					p.Metrics.DialFailures.Add(1)
-					p.noteTimeout(err)
-					if p.refused(err) && kind != useSpare {
-						// The server is at its connection limit: wait for one of
-						// ours to come free, or, holding none, back off and retry
-						// for up to timeout instead of failing the operation.
-						if refusedSince.IsZero() {
-							refusedSince = time.Now()
-						}
-						if p.OpenConns() > 0 {
-							continue
-						}
-						if time.Since(refusedSince) < p.cfg.Timeout && sleepCtx(ctx, backoff) {
-							backoff = min(2*backoff, backoffMax)
-							continue
-						}
-					}
-					return nil, err
-				}
-				p.mu.Lock()
-				if p.closed {
-					p.open--
-					p.mu.Unlock()
-					c.close()
-					return nil, ErrClosed
-				}
-				p.lendLocked(c, forStream)
-				p.mu.Unlock()
-				return c, nil
-			}
-		}
-		wake := p.changed
-		if kind == useLane {
-			// Read-ahead waits its turn; it never takes a stream from a reader.
-			p.mu.Unlock()
-			select {
-			case <-wake:
-			case <-ctx.Done():
-			}
-			continue
-		}
-		victim := p.oldestIdleReaderLocked()
-		p.waiting++
-		p.mu.Unlock()
-		// The spare goes first: it is speculative, a reader's stream is not.
-		// (This get counts in waiting already, so a spare stored from now on
-		// is reclaimed by its preparer.)
-		switch {
-		case p.reclaimSpare():
-		case victim != nil && victim.park(ctx):
-			p.Metrics.Evictions.Add(1)
-		default:
-			select {
-			case <-wake:
-			case <-ctx.Done():
-			}
-		}
-		p.mu.Lock()
-		if p.waiting--; p.waiting == 0 {
-			p.signalLocked() // lanes held back may go on
-		}
-		p.mu.Unlock()
-	}
-}
-
 // warmOne logs in one more connection for the idle list if the pool has
 // room, without waiting for one to come free (Warm must not hold
 // connections while waiting for more: a server limit below connections=
@@ -440,11 +325,22 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-func (p *Pool) lendLocked(c *conn, forStream bool) {
+// lendLocked records c as lent for kind under ctx, of class bg.
+func (p *Pool) lendLocked(c *conn, ctx context.Context, kind use, bg bool) {
 	p.lent[c] = struct{}{}
-	c.stream = forStream
-	if forStream {
+	c.stream, c.bg, c.kind, c.idleReader = kind != useOp, bg, kind, false
+	c.holder = nil
+	if kind != useSpare { // the spare is reclaimed, never preempted
+		c.holder = ctx
+	}
+	if c.stream {
 		p.streams++
+	}
+	if bg {
+		p.bgLent++
+		if c.stream {
+			p.bgStreams++
+		}
 	}
 }
 
@@ -485,8 +381,14 @@ func (p *Pool) put(c *conn, isBroken bool) {
 	delete(p.lent, c)
 	if c.stream {
 		p.streams--
-		c.stream = false
 	}
+	if c.bg {
+		p.bgLent--
+		if c.stream {
+			p.bgStreams--
+		}
+	}
+	c.stream, c.bg, c.holder, c.idleReader = false, false, nil, false
 	if isBroken || p.closed {
 		p.open--
 		p.signalLocked()
@@ -525,7 +427,7 @@ func (p *Pool) do(ctx context.Context, op, path string, idempotent bool, fn func
 		switch {
 		case !stop():
 			if err != nil && !errors.Is(err, errSlowListing) {
-				err = ctxError(op, path, ctx)
+				err = interruptedError(c, op, path, ctx)
 			}
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			p.noteTimeout(err)
@@ -557,16 +459,8 @@ func (p *Pool) readerIdle(r *Reader, idle bool) {
 	} else {
 		delete(p.readers, r)
 	}
-	p.mu.Unlock()
-}
-
-func (p *Pool) oldestIdleReaderLocked() *Reader {
-	var victim *Reader
-	var oldest time.Time
-	for r, t := range p.readers {
-		if victim == nil || t.Before(oldest) {
-			victim, oldest = r, t
-		}
+	if r.c != nil {
+		r.c.idleReader = idle // an idle reader is parked, not preempted
 	}
-	return victim
+	p.mu.Unlock()
 }

@@ -82,7 +82,12 @@ func (r *Reader) ReadAt(ctx context.Context, buf []byte, off int64) (int, error)
 			r.pool.readerIdle(r, true)
 		}
 	}()
-	if r.resp != nil && (r.pos != off || r.kind == useLane && r.pool.contended()) {
+	if r.c != nil {
+		r.pool.reclass(r.c, ctx) // this read's class, not the opening one's
+	}
+	// Background readers give their stream back before a read whenever a
+	// program's request waits for a connection (see sched.go).
+	if r.resp != nil && (r.pos != off || background(ctx, r.kind) && r.pool.contended()) {
 		r.abortLocked(ctx)
 	}
 	total := 0
@@ -118,9 +123,9 @@ func (r *Reader) ReadAt(ctx context.Context, buf []byte, off int64) (int, error)
 		if err == nil {
 			break
 		}
-		if r.c.interrupted.Load() {
+		if c := r.c; c.interrupted.Load() {
 			r.dropLocked() // its connection was cut: free it now
-			return total, ctxError("RETR", r.path, ctx)
+			return total, interruptedError(c, "RETR", r.path, ctx)
 		}
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			return total, ctxError("RETR", r.path, ctx) // stopped between reads: still in step
@@ -215,7 +220,7 @@ func (r *Reader) openLocked(ctx context.Context, off int64, fresh bool) error {
 			_ = resp.Close() // fails at once: its control connection is closed
 		}
 		r.pool.put(c, true)
-		return ctxError("RETR", r.path, ctx)
+		return interruptedError(c, "RETR", r.path, ctx)
 	}
 	if err != nil {
 		if resp != nil {
@@ -250,6 +255,7 @@ func (r *Reader) finishLocked(ctx context.Context) error {
 // on the control connection; the connection is kept only if a NOOP after
 // that proves it is still in step (proftpd sometimes drops it instead).
 func (r *Reader) abortLocked(ctx context.Context) {
+	r.pool.reclass(r.c, nil) // giving it back already: not to be preempted
 	stop := r.c.bind(ctx, r.pool.noteStalled)
 	ph := r.c.startPhase(r.pool.cfg.Timeout) // see openLocked
 	err := r.resp.Close()
