@@ -7,15 +7,17 @@ import (
 	"log/slog"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
 // Pool lends logged-in control connections. At most MaxConns exist at once;
-// read streams may hold at most MaxConns-1 of them (when MaxConns > 1) so
-// metadata operations always find one, and an idle stream is closed to free
-// its connection when anyone is waiting. Read-ahead lanes may use every
-// connection but give theirs back as soon as anything else waits.
+// read streams a program waits for may hold at most MaxConns-1 of them
+// (when MaxConns > 1) so metadata operations always find one, and an idle
+// stream is closed to free its connection when anyone is waiting.
+// Background work (read-ahead lanes, prefetch, the spare) holds at most
+// MaxConns-1 too, is served only while no program's request waits, and
+// gives its connection back, or has it taken (ErrPreempted), within a few
+// round trips of one starting to wait (see sched.go).
 //
 // Faults: every wait ends with the operation's context (the sockets are
 // closed under an operation whose context ends; see conn.bind), and slow
@@ -32,14 +34,13 @@ type Pool struct {
 	dialer  *dialer
 	Metrics Metrics
 
-	mu       sync.Mutex
-	idle     []*conn            // most recently used last
-	lent     map[*conn]struct{} // connections lent out, interrupted by Close
-	open     int                // connections lent, idle or being dialled
-	max      int                // MaxConns, lowered when the server refuses more
-	shrunkAt time.Time          // when max was last lowered (or raised again)
-	streams  int                // connections lent to readers (foreground and background)
-	waiting  int                // foreground gets waiting for a connection
+	mu      sync.Mutex
+	idle    []*conn            // most recently used last
+	lent    map[*conn]struct{} // connections lent out, interrupted by Close
+	open    int                // connections lent, idle or being dialled
+	size                       // how many connections the server allows (health.go)
+	streams int                // connections lent to readers (foreground and background)
+	waiting int                // foreground gets waiting for a connection
 	// Background work (see sched.go): what it holds, and its queue.
 	bgLent    int                   // connections lent to background gets
 	bgStreams int                   // of which streams
@@ -50,20 +51,11 @@ type Pool struct {
 	slowListings int
 	closed       bool
 
-	// unresponsive is set when the server let an operation run into its
-	// deadline, and cleared by the next answer: see opContext.
-	unresponsive atomic.Bool
-	budget       time.Duration // min(timeout, unresponsiveBudget); tests shorten it
-	regrowAfter  time.Duration // regrowAfter; tests shorten it
-	slowAfter    time.Duration // slowListingAfter; tests shorten it
-	minGrace     time.Duration // minBgGrace; tests lengthen it
-	spares       spareSlot     // a data connection opened ahead (spare.go)
+	health                  // whether the server answers (health.go)
+	slowAfter time.Duration // slowListingAfter; tests shorten it
+	minGrace  time.Duration // minBgGrace; tests lengthen it
+	spares    spareSlot     // a data connection opened ahead (spare.go)
 }
-
-// regrowAfter is how long the pool keeps to the size a server imposed (421
-// at the greeting) before it tries one connection more: the limit may have
-// been someone else's connections, or sessions the server had not reaped.
-const regrowAfter = time.Minute
 
 // Backoff between attempts while the server refuses every connection with
 // 421 (its connection limit is taken by sessions the pool does not hold).
@@ -75,10 +67,11 @@ const (
 // New prepares a pool; it does not connect (see Check).
 func New(cfg Config) (*Pool, error) {
 	cfg = cfg.withDefaults()
-	p := &Pool{cfg: cfg, log: cfg.Logger, max: cfg.MaxConns, lent: map[*conn]struct{}{},
+	p := &Pool{cfg: cfg, log: cfg.Logger, lent: map[*conn]struct{}{},
 		readers: map[*Reader]time.Time{}, changed: make(chan struct{}),
-		budget: min(cfg.Timeout, unresponsiveBudget), regrowAfter: regrowAfter, slowAfter: slowListingAfter,
-		minGrace: minBgGrace}
+		size:      size{max: cfg.MaxConns, regrowAfter: regrowAfter},
+		health:    health{log: cfg.Logger, budget: min(cfg.Timeout, unresponsiveBudget)},
+		slowAfter: slowListingAfter, minGrace: minBgGrace}
 	d, err := newDialer(cfg, &p.Metrics)
 	if err != nil {
 		return nil, err
@@ -140,19 +133,19 @@ const (
 	useLane              // parallel read-ahead (see OpenLaneReader)
 )
 
-// streamLimitLocked is how many streams may be open when one of kind asks.
-// Streams leave one connection for commands, so a listing never waits
-// behind open transfers. Read-ahead lanes may also take that one, because
-// they give it back between blocks whenever anything waits (contended).
-func (p *Pool) streamLimitLocked(kind use) int {
-	if kind == useLane || p.max <= 1 {
+// streamLimitLocked is how many foreground streams may be open. They
+// leave one connection for commands, so a listing never waits behind open
+// transfers. Background streams (lanes) are bounded apart (see sched.go):
+// they give theirs back whenever a program's request waits.
+func (p *Pool) streamLimitLocked() int {
+	if p.max <= 1 {
 		return p.max
 	}
 	return p.max - 1
 }
 
-// contended reports whether an operation or a reader waits for a
-// connection.
+// contended reports whether a foreground get waits for a connection:
+// background readers then give their stream back before their next read.
 func (p *Pool) contended() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -170,57 +163,12 @@ func (p *Pool) RoundTrip() time.Duration {
 func (p *Pool) ReadLanes() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return max(p.streamLimitLocked(useStream), min(p.max, 2))
+	return max(p.streamLimitLocked(), min(p.max, 2))
 }
 
 func (p *Pool) signalLocked() {
 	close(p.changed)
 	p.changed = make(chan struct{})
-}
-
-// opContext bounds one operation. While the server is known not to answer
-// (an operation ran into its deadline and nothing answered since), it gets
-// a short budget instead of a whole timeout: the kernel retries a failed
-// read (readahead, then the page itself) and serialises lookups of one name,
-// so a syscall would otherwise wait one timeout per attempt. Any answer
-// from the server lifts the limit.
-func (p *Pool) opContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if !p.unresponsive.Load() {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, p.budget)
-}
-
-// unresponsiveBudget is how long an operation may wait for a server that
-// is not answering (or timeout, if shorter); dials it abandons go on in the
-// background.
-const unresponsiveBudget = 2 * time.Second
-
-// noteStalled records that an operation gave up on the server after
-// waiting since then without an answer; a wait of at least the short budget
-// (whether its deadline or a cancellation ended it) means the server is not
-// answering. The zero time means a network read or write timed out.
-func (p *Pool) noteStalled(since time.Time) {
-	if time.Since(since) >= p.budget && !p.unresponsive.Swap(true) {
-		p.log.Warn("server not answering; operations give up after a short wait until it answers again", "wait", p.budget)
-	}
-}
-
-// noteTimeout records a network read or write that ran into timeout: the
-// server has been silent that long.
-func (p *Pool) noteTimeout(err error) {
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		p.noteStalled(time.Time{})
-	}
-}
-
-// noteAnswered records that the server answered on a control connection
-// (a reply, a login). Bytes read from a data stream do not count: they may
-// have been in the socket's buffers since before the server went silent.
-func (p *Pool) noteAnswered() {
-	if p.unresponsive.Load() && p.unresponsive.Swap(false) {
-		p.log.Info("server answering again")
-	}
 }
 
 // warmOne logs in one more connection for the idle list if the pool has
@@ -344,35 +292,6 @@ func (p *Pool) lendLocked(c *conn, ctx context.Context, kind use, bg bool) {
 	}
 }
 
-// refused gives back the slot of a failed dial (counted in open) and
-// reports whether the server refused one more connection (421 at the
-// greeting, as vsftpd's max_per_ip and max_clients do). Then, while others
-// are open, the pool shrinks to what the server allows.
-func (p *Pool) refused(err error) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.open--
-	p.signalLocked()
-	if replyCode(err) != 421 {
-		return false
-	}
-	if p.open > 0 && p.max > p.open {
-		p.log.Warn("server refused another connection; using fewer", "connections", p.open, "reply", err)
-		p.max = p.open
-		p.shrunkAt = time.Now()
-	}
-	return true
-}
-
-// regrowLocked lets a pool that shrank try one connection more now and then.
-func (p *Pool) regrowLocked() {
-	if p.max < p.cfg.MaxConns && time.Since(p.shrunkAt) > p.regrowAfter {
-		p.max++
-		p.shrunkAt = time.Now()
-		p.log.Debug("trying one connection more", "connections", p.max)
-	}
-}
-
 // put returns a lent connection; a broken one is dropped.
 func (p *Pool) put(c *conn, isBroken bool) {
 	c.lastUsed = time.Now()
@@ -422,24 +341,10 @@ func (p *Pool) do(ctx context.Context, op, path string, idempotent bool, fn func
 			return err
 		}
 		start := time.Now()
-		stop := c.bind(ctx, p.noteStalled)
-		err = fn(c)
-		switch {
-		case !stop():
-			if err != nil && !errors.Is(err, errSlowListing) {
-				err = interruptedError(c, op, path, ctx)
-			}
-		case errors.Is(err, os.ErrDeadlineExceeded):
-			p.noteTimeout(err)
-		case err == nil || replyCode(err) != 0:
-			p.noteAnswered()
-		}
+		_, err = p.run(ctx, c, op, path, func() error { return fn(c) })
 		isBroken := broken(err)
 		p.put(c, isBroken)
-		p.log.Debug("remote op", "op", op, "path", path, "took", time.Since(start).Round(time.Microsecond), "err", err)
-		if p.cfg.OnOp != nil && !errors.Is(err, errSlowListing) { // List starts it again
-			p.cfg.OnOp(op, time.Since(start), err)
-		}
+		p.report(op, path, start, err)
 		if isBroken && idempotent && attempt == 0 && retryable(err) && ctx.Err() == nil {
 			p.Metrics.Retries.Add(1)
 			p.log.Debug("retrying on a fresh connection", "op", op, "path", path, "err", err)

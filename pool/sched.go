@@ -25,8 +25,9 @@ import (
 //     closes an idle reader's stream (a background reader's first), then
 //     waits at most bgGrace for a background holder to give its connection
 //     back (lane readers do so before their next read, see contended), and
-//     then preempts one: its sockets are closed, and its operation fails at
-//     once with ErrPreempted.
+//     then preempts one whose context carries its class (so that it would
+//     have been promoted had a program waited for it): its sockets are
+//     closed, and its operation fails at once with ErrPreempted.
 
 // ErrPreempted: a background operation's connection was taken for work a
 // program waits for. It is never retried; the work is fetched again by
@@ -72,7 +73,7 @@ func (p *Pool) roomLocked(kind use, bg bool, t *bgTicket) bool {
 	if !bg {
 		// Foreground streams leave one connection for commands; background
 		// streams do not count, since they give theirs back on demand.
-		return kind == useOp || p.streams-p.bgStreams < p.streamLimitLocked(useStream)
+		return kind == useOp || p.streams-p.bgStreams < p.streamLimitLocked()
 	}
 	if p.waiting > 0 || p.bgLent >= p.bgLimitLocked() {
 		return false
@@ -80,7 +81,7 @@ func (p *Pool) roomLocked(kind use, bg bool, t *bgTicket) bool {
 	if len(p.bgQueue) > 0 && p.bgQueue[0] != t {
 		return false // an earlier background get goes first
 	}
-	return kind != useStream || p.streams < p.streamLimitLocked(useStream)
+	return kind != useStream || p.streams < p.streamLimitLocked()
 }
 
 // queueLocked puts a background get in line, once.
@@ -102,9 +103,14 @@ func (p *Pool) leaveQueue(t *bgTicket) {
 
 // preemptableLocked is a connection lent to background work that is still
 // background and not an idle reader's (those are parked instead), or nil.
+// Only work whose context carries its class is preempted: that work is
+// promoted when a program starts waiting for it (package priority), so a
+// program never gets ErrPreempted for its own read. A lane without a class
+// may have a program waiting on its result; it yields before its next read
+// instead.
 func (p *Pool) preemptableLocked() *conn {
 	for c := range p.lent {
-		if c.bg && !c.idleReader && c.holder != nil && background(c.holder, c.kind) {
+		if c.bg && !c.idleReader && c.holder != nil && priority.Promoted(c.holder) != nil && priority.IsBackground(c.holder) {
 			return c
 		}
 	}
@@ -187,7 +193,7 @@ func (p *Pool) get(ctx context.Context, kind use, fresh bool) (*conn, error) {
 			return nil, ErrClosed
 		}
 		p.regrowLocked()
-		if kind == useSpare && !p.spareRoomLocked() {
+		if kind == useSpare && !(p.spareRoomLocked() && p.roomLocked(kind, bg, ticket)) {
 			p.mu.Unlock()
 			return nil, errNoSpareRoom
 		}
@@ -308,17 +314,13 @@ func (p *Pool) get(ctx context.Context, kind use, fresh bool) (*conn, error) {
 func (p *Pool) check(ctx context.Context, c *conn) bool {
 	// A transfer's context has no deadline; the check has one.
 	cctx, cancel := p.bounded(ctx)
-	stop := c.bind(cctx, p.noteStalled)
-	err := c.sc.NoOp()
-	usable := stop()
-	cancel() // after stop: a cancel before it would cut the connection
+	usable, err := p.run(cctx, c, "NOOP", "", c.sc.NoOp)
+	cancel() // after run: a cancel before it would cut the connection
 	if err != nil || !usable {
-		p.noteTimeout(err)
 		p.log.Debug("idle connection failed its check", "err", err)
 		p.put(c, true)
 		return false
 	}
-	p.noteAnswered()
 	return true
 }
 
