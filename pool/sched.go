@@ -68,7 +68,7 @@ type bgTicket struct{ _ byte }
 
 // roomLocked reports whether a get of kind and class may take a connection
 // now, if one is idle or may be dialled. t is a background get's ticket
-// (nil before it first waits).
+// (it counts once the get is in line).
 func (p *Pool) roomLocked(kind use, bg bool, t *bgTicket) bool {
 	if !bg {
 		// Foreground streams leave one connection for commands; background
@@ -94,11 +94,15 @@ func (p *Pool) queueLocked(t *bgTicket) {
 // leaveQueue takes t out of line, if it is in it, and lets the next go.
 func (p *Pool) leaveQueue(t *bgTicket) {
 	p.mu.Lock()
+	p.leaveQueueLocked(t)
+	p.mu.Unlock()
+}
+
+func (p *Pool) leaveQueueLocked(t *bgTicket) {
 	if i := slices.Index(p.bgQueue, t); i >= 0 {
 		p.bgQueue = slices.Delete(p.bgQueue, i, i+1)
 		p.signalLocked()
 	}
-	p.mu.Unlock()
 }
 
 // preemptableLocked is a connection lent to background work that is still
@@ -147,8 +151,9 @@ func (p *Pool) reclass(c *conn, ctx context.Context) {
 	p.mu.Unlock()
 }
 
-// interruptedError is the error of an operation whose connection was closed under
-// it: ErrPreempted when the scheduler took it, else the context's end.
+// interruptedError is the error of an operation whose connection was
+// closed under it: ErrPreempted when the scheduler took it, else the
+// context's end.
 func interruptedError(c *conn, op, path string, ctx context.Context) error {
 	if c.preempted.Load() {
 		return fmt.Errorf("%s %s: %w", op, path, ErrPreempted)
@@ -169,13 +174,14 @@ func (p *Pool) get(ctx context.Context, kind use, fresh bool) (*conn, error) {
 	backoff := backoffMin
 	refusedSince := time.Time{}
 	var graceEnd time.Time // when a foreground get stops waiting for background holders
-	waited := false        // a foreground get counts in waiting from its first wait to its end
+	// A foreground get counts in waiting from its first wait until it takes
+	// a connection or gives up, not per wait: background must not slip in
+	// between its wake-up and its next look.
+	waited := false
 	defer func() {
 		if waited {
 			p.mu.Lock()
-			if p.waiting--; p.waiting == 0 {
-				p.signalLocked() // background held back may go on
-			}
+			p.stopWaitingLocked(&waited)
 			p.mu.Unlock()
 		}
 	}()
@@ -197,15 +203,15 @@ func (p *Pool) get(ctx context.Context, kind use, fresh bool) (*conn, error) {
 			p.mu.Unlock()
 			return nil, errNoSpareRoom
 		}
-		if p.roomLocked(kind, bg, ticket) {
+		if p.roomLocked(kind, bg, ticket) && (len(p.idle) > 0 || p.open < p.max) {
+			// It has its connection (or dials it): out of waiting, out of line.
+			p.stopWaitingLocked(&waited)
+			p.leaveQueueLocked(ticket)
 			if n := len(p.idle); n > 0 {
 				c := p.idle[n-1]
 				p.idle = p.idle[:n-1]
 				p.lendLocked(c, ctx, kind, bg)
 				p.mu.Unlock()
-				if bg {
-					p.leaveQueue(ticket)
-				}
 				if fresh || time.Since(c.lastUsed) > p.cfg.IdleCheck {
 					if !p.check(ctx, c) {
 						continue
@@ -256,15 +262,22 @@ func (p *Pool) get(ctx context.Context, kind use, fresh bool) (*conn, error) {
 		}
 		wake := p.changed
 		if bg {
-			// Background waits its turn; it never takes a stream from a
-			// reader nor a connection from anyone.
+			// Background waits its turn; it takes no connection from a
+			// program's request, only from background readers idle for
+			// longer than the grace (a lane done with its chunk keeps its
+			// stream while it waits for the next: lanes must yield to each
+			// other; one merely between two reads must not be parked).
 			p.queueLocked(ticket)
+			victim, since := p.idleBgReaderLocked()
 			p.mu.Unlock()
-			select {
-			case <-wake:
-			case <-ctx.Done():
-			case <-priority.Promoted(ctx):
+			parkIn := time.Duration(-1) // never
+			if victim != nil {
+				if parkIn = max(0, p.bgGrace()-time.Since(since)); parkIn == 0 && victim.park(ctx) {
+					p.Metrics.Evictions.Add(1)
+					continue
+				}
 			}
+			p.waitBackground(ctx, wake, parkIn)
 			continue
 		}
 		victim := p.idleReaderLocked()
@@ -272,39 +285,81 @@ func (p *Pool) get(ctx context.Context, kind use, fresh bool) (*conn, error) {
 		// go on (a stream may wait for foreground streams instead).
 		holder := p.preemptableLocked() != nil && p.roomLocked(kind, false, nil)
 		if !waited {
-			// Counted until it returns, not per wait: background must not
-			// slip in between this get's wake-up and its next look.
 			waited = true
 			p.waiting++
 		}
 		p.mu.Unlock()
-		// The spare goes first: it is speculative, a reader's stream is not.
-		// (This get counts in waiting already, so a spare stored from now on
-		// is reclaimed by its preparer.)
-		switch {
-		case p.reclaimSpare():
-		case victim != nil && victim.park(ctx):
-			p.Metrics.Evictions.Add(1)
-		case holder:
-			// Lanes see this get waiting and give their connection back
-			// before their next read; one that does not within the grace is
-			// preempted.
-			if graceEnd.IsZero() {
-				graceEnd = time.Now().Add(p.bgGrace())
+		p.makeRoom(ctx, wake, victim, holder, &graceEnd)
+	}
+}
+
+// waitBackground waits for a change, the end of ctx, a promotion, or d
+// (when d >= 0; with d == 0, one that could not park its victim waits
+// for a change like the others).
+func (p *Pool) waitBackground(ctx context.Context, wake <-chan struct{}, d time.Duration) {
+	var at <-chan time.Time
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		at = t.C
+	}
+	select {
+	case <-wake:
+	case <-ctx.Done():
+	case <-priority.Promoted(ctx):
+	case <-at:
+	}
+}
+
+// stopWaitingLocked takes a foreground get out of waiting, if it was in.
+func (p *Pool) stopWaitingLocked(waited *bool) {
+	if !*waited {
+		return
+	}
+	*waited = false
+	if p.waiting--; p.waiting == 0 {
+		p.signalLocked() // background held back may go on
+	}
+}
+
+// makeRoom is what a foreground get that found nothing free does before it
+// looks again: take the spare back, or park the idle reader victim, or,
+// when background holds a connection it could use (holder), wait for it
+// until graceEnd (set at the first such wait) and then preempt one; or
+// wait for a change.
+func (p *Pool) makeRoom(ctx context.Context, wake <-chan struct{}, victim *Reader, holder bool, graceEnd *time.Time) {
+	// The spare goes first: it is speculative, a reader's stream is not.
+	// (The get counts in waiting already, so a spare stored from now on is
+	// reclaimed by its preparer.)
+	switch {
+	case p.reclaimSpare():
+	case victim != nil && victim.park(ctx):
+		p.Metrics.Evictions.Add(1)
+	case holder:
+		// Lanes see the get waiting and give their connection back before
+		// their next read; one that does not within the grace is preempted.
+		if graceEnd.IsZero() {
+			*graceEnd = time.Now().Add(p.bgGrace())
+		}
+		t := time.NewTimer(time.Until(*graceEnd))
+		defer t.Stop()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+		case <-t.C:
+			if p.preempt() {
+				// One at a time: wait for its connection to come back
+				// rather than cutting the next holder at once.
+				select {
+				case <-wake:
+				case <-ctx.Done():
+				}
 			}
-			t := time.NewTimer(time.Until(graceEnd))
-			select {
-			case <-wake:
-			case <-ctx.Done():
-			case <-t.C:
-				p.preempt()
-			}
-			t.Stop()
-		default:
-			select {
-			case <-wake:
-			case <-ctx.Done():
-			}
+		}
+	default:
+		select {
+		case <-wake:
+		case <-ctx.Done():
 		}
 	}
 }
@@ -322,6 +377,19 @@ func (p *Pool) check(ctx context.Context, c *conn) bool {
 		return false
 	}
 	return true
+}
+
+// idleBgReaderLocked is the background reader idle longest, and since
+// when, or nil.
+func (p *Pool) idleBgReaderLocked() (*Reader, time.Time) {
+	var victim *Reader
+	var oldest time.Time
+	for r, t := range p.readers {
+		if r.kind == useLane && (victim == nil || t.Before(oldest)) {
+			victim, oldest = r, t
+		}
+	}
+	return victim, oldest
 }
 
 // idleReaderLocked is the reader to park for a waiting get: an idle
