@@ -37,8 +37,9 @@
 // context (package priority), and read-ahead lanes and the spare when the
 // context carries no class. Background is served only while no foreground
 // request waits, first come first served among itself, and holds at most
-// all connections but one. A background request promoted while it waits
-// competes as foreground. A foreground request that finds nothing free
+// all connections but one; one in line parks a background reader idle
+// longer than the grace (lanes yield to each other). A background request
+// promoted while it waits competes as foreground. A foreground request that finds nothing free
 // takes the spare back, closes an idle reader's stream (a background
 // reader's first), waits a few round trips (bgGrace) for background
 // readers to give their streams back before their next read, then
@@ -70,5 +71,8 @@
 // each conn's class fields (bg, kind, holder, idleReader); a reader
 // updates its conn's holder under its own mu, then Pool.mu (reclass). A
 // preemption picks its victim under Pool.mu and closes the victim's
-// sockets after letting go. health takes no lock (atomics).
+// sockets after letting go. A get that parks an idle reader (Reader.park)
+// takes that reader's mu with TryLock, possibly under the mu of the
+// reader it opens a stream for: TryLock never waits, so this needs no
+// order between readers. health takes no lock (atomics).
 package pool
