@@ -17,8 +17,9 @@ import (
 // holds one.
 func hold(p *Pool, ctx context.Context, started, release chan struct{}, calls *int) error {
 	return p.do(ctx, "HOLD", "/", true, func(c *conn) error {
-		*calls++
-		close(started)
+		if *calls++; *calls == 1 {
+			close(started) // a retry (which must not happen) is counted, not fatal
+		}
 		for !c.interrupted.Load() {
 			select {
 			case <-release:
