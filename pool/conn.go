@@ -21,7 +21,6 @@ type conn struct {
 	// get, holder the context its holder works under now (nil when it may
 	// not be preempted), idleReader while a Reader holds it between reads.
 	bg         bool
-	kind       use
 	holder     context.Context
 	idleReader bool
 	// sniff, while a listing runs, sees its data connection's bytes (see

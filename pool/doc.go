@@ -68,7 +68,7 @@
 // state). conn.sockets guards only the two socket fields and is held for
 // nothing else. Pool.mu also guards the scheduler's state: the counts of
 // background lends and its queue (Pool.bgLent, bgStreams, bgQueue) and
-// each conn's class fields (bg, kind, holder, idleReader); a reader
+// each conn's class fields (bg, holder, idleReader); a reader
 // updates its conn's holder under its own mu, then Pool.mu (reclass). A
 // preemption picks its victim under Pool.mu and closes the victim's
 // sockets after letting go. A get that parks an idle reader (Reader.park)

@@ -276,7 +276,7 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 // lendLocked records c as lent for kind under ctx, of class bg.
 func (p *Pool) lendLocked(c *conn, ctx context.Context, kind use, bg bool) {
 	p.lent[c] = struct{}{}
-	c.stream, c.bg, c.kind, c.idleReader = kind != useOp, bg, kind, false
+	c.stream, c.bg, c.idleReader = kind != useOp, bg, false
 	c.holder = nil
 	if kind != useSpare { // the spare is reclaimed, never preempted
 		c.holder = ctx

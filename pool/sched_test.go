@@ -59,6 +59,7 @@ const schedMargin = 2 * time.Second
 // with ErrPreempted, is not retried and does not mark the server
 // unresponsive.
 func TestForegroundPreemptsBackgroundAfterGrace(t *testing.T) {
+	checkGoroutines(t)
 	srv, _ := startServer(t, testserver.EmbeddedOptions{})
 	p := newPool(t, srv, func(c *Config) { c.MaxConns = 1 })
 	started, release := make(chan struct{}), make(chan struct{})
@@ -182,6 +183,7 @@ func queued(t *testing.T) (*Pool, func()) {
 // even one that asked later; background gets are served in the order they
 // asked; one promoted while waiting goes before the others.
 func TestSchedulerOrder(t *testing.T) {
+	checkGoroutines(t)
 	cases := []struct {
 		name    string
 		promote bool
@@ -247,6 +249,7 @@ func join(s []string) string {
 // so that a slow machine does not preempt), and the lane goes on reading
 // the right bytes afterwards.
 func TestLaneYieldsToForegroundWithinGrace(t *testing.T) {
+	checkGoroutines(t)
 	srv, files := startServer(t, testserver.EmbeddedOptions{})
 	p := newPool(t, srv, func(c *Config) { c.MaxConns = 1 })
 	p.minGrace = 5 * time.Second
