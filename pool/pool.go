@@ -45,7 +45,7 @@ type Pool struct {
 	bgLent    int                   // connections lent to background gets
 	bgStreams int                   // of which streams
 	bgQueue   []*bgTicket           // background gets waiting, in the order they asked
-	readers   map[*Reader]time.Time // readers holding a stream while not reading, by last use
+	readers   map[*Reader]idleSince // readers holding a stream while not reading
 	changed   chan struct{}         // closed and replaced whenever a connection or a slow slot is freed
 	// slowListings hold a slow slot (see slowlist.go).
 	slowListings int
@@ -68,7 +68,7 @@ const (
 func New(cfg Config) (*Pool, error) {
 	cfg = cfg.withDefaults()
 	p := &Pool{cfg: cfg, log: cfg.Logger, lent: map[*conn]struct{}{},
-		readers: map[*Reader]time.Time{}, changed: make(chan struct{}),
+		readers: map[*Reader]idleSince{}, changed: make(chan struct{}),
 		size:      size{max: cfg.MaxConns, regrowAfter: regrowAfter},
 		health:    health{log: cfg.Logger, budget: min(cfg.Timeout, unresponsiveBudget)},
 		slowAfter: slowListingAfter, minGrace: minBgGrace}
@@ -355,11 +355,20 @@ func (p *Pool) do(ctx context.Context, op, path string, idempotent bool, fn func
 	}
 }
 
+// idleSince is when a reader's stream went idle, and whether its last
+// read was background work.
+type idleSince struct {
+	at time.Time
+	bg bool
+}
+
 // readerIdle records that r holds a stream but is not reading.
 func (p *Pool) readerIdle(r *Reader, idle bool) {
 	p.mu.Lock()
 	if idle {
-		p.readers[r] = time.Now()
+		// r.mu is held: r.c is r's, and its holder the last read's context.
+		bg := r.c != nil && r.c.holder != nil && background(r.c.holder, r.kind)
+		p.readers[r] = idleSince{at: time.Now(), bg: bg}
 		p.signalLocked() // a waiter may now evict it
 	} else {
 		delete(p.readers, r)

@@ -384,9 +384,9 @@ func (p *Pool) check(ctx context.Context, c *conn) bool {
 func (p *Pool) idleBgReaderLocked() (*Reader, time.Time) {
 	var victim *Reader
 	var oldest time.Time
-	for r, t := range p.readers {
-		if r.kind == useLane && (victim == nil || t.Before(oldest)) {
-			victim, oldest = r, t
+	for r, i := range p.readers {
+		if i.bg && (victim == nil || i.at.Before(oldest)) {
+			victim, oldest = r, i.at
 		}
 	}
 	return victim, oldest
@@ -396,12 +396,10 @@ func (p *Pool) idleBgReaderLocked() (*Reader, time.Time) {
 // background reader if any, else the one idle longest.
 func (p *Pool) idleReaderLocked() *Reader {
 	var victim *Reader
-	var oldest time.Time
-	victimBg := false
-	for r, t := range p.readers {
-		bg := r.kind == useLane
-		if victim == nil || bg && !victimBg || bg == victimBg && t.Before(oldest) {
-			victim, oldest, victimBg = r, t, bg
+	var best idleSince
+	for r, i := range p.readers {
+		if victim == nil || i.bg && !best.bg || i.bg == best.bg && i.at.Before(best.at) {
+			victim, best = r, i
 		}
 	}
 	return victim
