@@ -17,6 +17,12 @@ type conn struct {
 	lastUsed time.Time
 	mlsd     bool // the server lists with MLSD (precise times)
 	stream   bool // lent to a Reader
+	// The lend's class, under Pool.mu (see sched.go): bg for a background
+	// get, holder the context its holder works under now (nil when it may
+	// not be preempted), idleReader while a Reader holds it between reads.
+	bg         bool
+	holder     context.Context
+	idleReader bool
 	// sniff, while a listing runs, sees its data connection's bytes (see
 	// listingSniffer); set and cleared by the connection's owner.
 	sniff *listingSniffer
@@ -37,6 +43,9 @@ type conn struct {
 	// interrupted is set when an operation's context ended while it used the
 	// connection: the socket was closed under it, so it is never lent again.
 	interrupted atomic.Bool
+	// preempted is set when the scheduler closed it under background work
+	// for a program's request (ErrPreempted).
+	preempted atomic.Bool
 }
 
 // setRaw records the control connection's socket; one set after an

@@ -45,6 +45,27 @@
 // serve slow listings; a listing that turns slow beyond that is cut and
 // waits for a slot holding no connection, then starts again.
 //
+// Scheduling (sched.go): every request has a class. Foreground is work a
+// program waits for; background is work done ahead of need, marked by its
+// context (package priority), and read-ahead lanes and the spare when the
+// context carries no class. Background is served only while no foreground
+// request waits, first come first served among itself, and holds at most
+// all connections but one; one in line parks a background reader idle
+// longer than the grace (lanes yield to each other). A background request
+// promoted while it waits competes as foreground. A foreground request that finds nothing free
+// takes the spare back, closes an idle reader's stream (a background
+// reader's first), waits a few round trips (bgGrace) for background
+// readers to give their streams back before their next read, then
+// preempts one whose context carries its class (promotion protects what a
+// program waits for): its sockets are closed and it fails with
+// ErrPreempted, which is never retried, resumed or taken for a silent
+// server.
+//
+// Lending (lend.go): run binds a lent connection to its operation's
+// context and notes what the server did; put gives it back or drops it;
+// report logs and tells Config.OnOp. Health (health.go): whether the
+// server answers, and how many connections it allows.
+//
 // Lock order: Reader.mu before Pool.mu; listingWatch.mu before Pool.mu;
 // Pool.mu and spareSlot.mu are never held together (spare.go takes one,
 // lets go, then the other), nor across network I/O. A spare's connection
@@ -58,5 +79,13 @@
 // so that end reports a cut only once it is complete; a phase timer's mu
 // likewise (phase.mu before conn.sockets; it guards only the timer's
 // state). conn.sockets guards only the two socket fields and is held for
-// nothing else.
+// nothing else. Pool.mu also guards the scheduler's state: the counts of
+// background lends and its queue (Pool.bgLent, bgStreams, bgQueue) and
+// each conn's class fields (bg, holder, idleReader); a reader
+// updates its conn's holder under its own mu, then Pool.mu (reclass). A
+// preemption picks its victim under Pool.mu and closes the victim's
+// sockets after letting go. A get that parks an idle reader (Reader.park)
+// takes that reader's mu with TryLock, possibly under the mu of the
+// reader it opens a stream for: TryLock never waits, so this needs no
+// order between readers. health takes no lock (atomics).
 package pool

@@ -162,7 +162,9 @@ func transient(err error) bool {
 	if !broken(err) {
 		return false
 	}
-	return !errors.Is(err, ErrLogin) && !errors.Is(err, ErrNoTLS) && !errors.Is(err, ErrClosed) && !errors.As(err, new(*CertError)) &&
+	// A preempted operation is not retried: its connection was taken for a
+	// program's request, and whoever needs the work fetches it again.
+	return !errors.Is(err, ErrLogin) && !errors.Is(err, ErrNoTLS) && !errors.Is(err, ErrClosed) && !errors.Is(err, ErrPreempted) && !errors.As(err, new(*CertError)) &&
 		!errors.Is(err, syscall.ECONNREFUSED) && !errors.Is(err, io.ErrShortWrite)
 }
 

@@ -12,6 +12,7 @@ type Metrics struct {
 	Discards     atomic.Int64 // control connections dropped as broken
 	Retries      atomic.Int64 // operations retried on a fresh connection
 	Evictions    atomic.Int64 // idle read streams closed to free a connection
+	Preemptions  atomic.Int64 // background work cut for a program's request (sched.go)
 	Resumes      atomic.Int64 // read streams resumed at their offset after a failure
 	// SlowListingsStopped counts listings cut to wait for a slow slot.
 	SlowListingsStopped atomic.Int64

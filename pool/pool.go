@@ -7,15 +7,17 @@ import (
 	"log/slog"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
 // Pool lends logged-in control connections. At most MaxConns exist at once;
-// read streams may hold at most MaxConns-1 of them (when MaxConns > 1) so
-// metadata operations always find one, and an idle stream is closed to free
-// its connection when anyone is waiting. Read-ahead lanes may use every
-// connection but give theirs back as soon as anything else waits.
+// read streams a program waits for may hold at most MaxConns-1 of them
+// (when MaxConns > 1) so metadata operations always find one, and an idle
+// stream is closed to free its connection when anyone is waiting.
+// Background work (read-ahead lanes, prefetch, the spare) holds at most
+// MaxConns-1 too, is served only while no program's request waits, and
+// gives its connection back, or has it taken (ErrPreempted), within a few
+// round trips of one starting to wait (see sched.go).
 //
 // Faults: every wait ends with the operation's context (the sockets are
 // closed under an operation whose context ends; see conn.bind), and slow
@@ -32,33 +34,28 @@ type Pool struct {
 	dialer  *dialer
 	Metrics Metrics
 
-	mu       sync.Mutex
-	idle     []*conn               // most recently used last
-	lent     map[*conn]struct{}    // connections lent out, interrupted by Close
-	open     int                   // connections lent, idle or being dialled
-	max      int                   // MaxConns, lowered when the server refuses more
-	shrunkAt time.Time             // when max was last lowered (or raised again)
-	streams  int                   // connections lent to readers
-	waiting  int                   // gets (other than lanes') waiting for a connection
-	readers  map[*Reader]time.Time // readers holding a stream while not reading, by last use
-	changed  chan struct{}         // closed and replaced whenever a connection or a slow slot is freed
+	mu      sync.Mutex
+	idle    []*conn            // most recently used last
+	lent    map[*conn]struct{} // connections lent out, interrupted by Close
+	open    int                // connections lent, idle or being dialled
+	size                       // how many connections the server allows (health.go)
+	streams int                // connections lent to readers (foreground and background)
+	waiting int                // foreground gets waiting for a connection
+	// Background work (see sched.go): what it holds, and its queue.
+	bgLent    int                   // connections lent to background gets
+	bgStreams int                   // of which streams
+	bgQueue   []*bgTicket           // background gets waiting, in the order they asked
+	readers   map[*Reader]idleSince // readers holding a stream while not reading
+	changed   chan struct{}         // closed and replaced whenever a connection or a slow slot is freed
 	// slowListings hold a slow slot (see slowlist.go).
 	slowListings int
 	closed       bool
 
-	// unresponsive is set when the server let an operation run into its
-	// deadline, and cleared by the next answer: see opContext.
-	unresponsive atomic.Bool
-	budget       time.Duration // min(timeout, unresponsiveBudget); tests shorten it
-	regrowAfter  time.Duration // regrowAfter; tests shorten it
-	slowAfter    time.Duration // slowListingAfter; tests shorten it
-	spares       spareSlot     // a data connection opened ahead (spare.go)
+	health                  // whether the server answers (health.go)
+	slowAfter time.Duration // slowListingAfter; tests shorten it
+	minGrace  time.Duration // minBgGrace; tests lengthen it
+	spares    spareSlot     // a data connection opened ahead (spare.go)
 }
-
-// regrowAfter is how long the pool keeps to the size a server imposed (421
-// at the greeting) before it tries one connection more: the limit may have
-// been someone else's connections, or sessions the server had not reaped.
-const regrowAfter = time.Minute
 
 // Backoff between attempts while the server refuses every connection with
 // 421 (its connection limit is taken by sessions the pool does not hold).
@@ -70,9 +67,11 @@ const (
 // New prepares a pool; it does not connect (see Check).
 func New(cfg Config) (*Pool, error) {
 	cfg = cfg.withDefaults()
-	p := &Pool{cfg: cfg, log: cfg.Logger, max: cfg.MaxConns, lent: map[*conn]struct{}{},
-		readers: map[*Reader]time.Time{}, changed: make(chan struct{}),
-		budget: min(cfg.Timeout, unresponsiveBudget), regrowAfter: regrowAfter, slowAfter: slowListingAfter}
+	p := &Pool{cfg: cfg, log: cfg.Logger, lent: map[*conn]struct{}{},
+		readers: map[*Reader]idleSince{}, changed: make(chan struct{}),
+		size:      size{max: cfg.MaxConns, regrowAfter: regrowAfter},
+		health:    health{log: cfg.Logger, budget: min(cfg.Timeout, unresponsiveBudget)},
+		slowAfter: slowListingAfter, minGrace: minBgGrace}
 	d, err := newDialer(cfg, &p.Metrics)
 	if err != nil {
 		return nil, err
@@ -134,19 +133,19 @@ const (
 	useLane              // parallel read-ahead (see OpenLaneReader)
 )
 
-// streamLimitLocked is how many streams may be open when one of kind asks.
-// Streams leave one connection for commands, so a listing never waits
-// behind open transfers. Read-ahead lanes may also take that one, because
-// they give it back between blocks whenever anything waits (contended).
-func (p *Pool) streamLimitLocked(kind use) int {
-	if kind == useLane || p.max <= 1 {
+// streamLimitLocked is how many foreground streams may be open. They
+// leave one connection for commands, so a listing never waits behind open
+// transfers. Background streams (lanes) are bounded apart (see sched.go):
+// they give theirs back whenever a program's request waits.
+func (p *Pool) streamLimitLocked() int {
+	if p.max <= 1 {
 		return p.max
 	}
 	return p.max - 1
 }
 
-// contended reports whether an operation or a reader waits for a
-// connection.
+// contended reports whether a foreground get waits for a connection:
+// background readers then give their stream back before their next read.
 func (p *Pool) contended() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -164,178 +163,12 @@ func (p *Pool) RoundTrip() time.Duration {
 func (p *Pool) ReadLanes() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return max(p.streamLimitLocked(useStream), min(p.max, 2))
+	return max(p.streamLimitLocked(), min(p.max, 2))
 }
 
 func (p *Pool) signalLocked() {
 	close(p.changed)
 	p.changed = make(chan struct{})
-}
-
-// opContext bounds one operation. While the server is known not to answer
-// (an operation ran into its deadline and nothing answered since), it gets
-// a short budget instead of a whole timeout: the kernel retries a failed
-// read (readahead, then the page itself) and serialises lookups of one name,
-// so a syscall would otherwise wait one timeout per attempt. Any answer
-// from the server lifts the limit.
-func (p *Pool) opContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if !p.unresponsive.Load() {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, p.budget)
-}
-
-// unresponsiveBudget is how long an operation may wait for a server that
-// is not answering (or timeout, if shorter); dials it abandons go on in the
-// background.
-const unresponsiveBudget = 2 * time.Second
-
-// noteStalled records that an operation gave up on the server after
-// waiting since then without an answer; a wait of at least the short budget
-// (whether its deadline or a cancellation ended it) means the server is not
-// answering. The zero time means a network read or write timed out.
-func (p *Pool) noteStalled(since time.Time) {
-	if time.Since(since) >= p.budget && !p.unresponsive.Swap(true) {
-		p.log.Warn("server not answering; operations give up after a short wait until it answers again", "wait", p.budget)
-	}
-}
-
-// noteTimeout records a network read or write that ran into timeout: the
-// server has been silent that long.
-func (p *Pool) noteTimeout(err error) {
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		p.noteStalled(time.Time{})
-	}
-}
-
-// noteAnswered records that the server answered on a control connection
-// (a reply, a login). Bytes read from a data stream do not count: they may
-// have been in the socket's buffers since before the server went silent.
-func (p *Pool) noteAnswered() {
-	if p.unresponsive.Load() && p.unresponsive.Swap(false) {
-		p.log.Info("server answering again")
-	}
-}
-
-// get lends a connection. fresh skips idle connections that were not
-// checked, after an operation failed on one. Everything it waits for (a free
-// connection, a NOOP, a dial) ends with ctx.
-func (p *Pool) get(ctx context.Context, kind use, fresh bool) (*conn, error) {
-	forStream := kind != useOp
-	backoff := backoffMin
-	refusedSince := time.Time{}
-	for {
-		if ctx.Err() != nil {
-			return nil, ctxError("waiting for a free connection", "", ctx)
-		}
-		p.mu.Lock()
-		if p.closed {
-			p.mu.Unlock()
-			return nil, ErrClosed
-		}
-		p.regrowLocked()
-		if kind == useSpare && !p.spareRoomLocked() {
-			p.mu.Unlock()
-			return nil, errNoSpareRoom
-		}
-		// Lanes stand back while anyone else waits, or a lane that just
-		// yielded would take its connection straight back.
-		if kind == useOp || p.streams < p.streamLimitLocked(kind) && (kind != useLane || p.waiting == 0) {
-			if n := len(p.idle); n > 0 {
-				c := p.idle[n-1]
-				p.idle = p.idle[:n-1]
-				p.lendLocked(c, forStream)
-				p.mu.Unlock()
-				if fresh || time.Since(c.lastUsed) > p.cfg.IdleCheck {
-					// A transfer's context has no deadline; the check has one.
-					cctx, cancel := p.bounded(ctx)
-					stop := c.bind(cctx, p.noteStalled)
-					err := c.sc.NoOp()
-					usable := stop()
-					cancel() // after stop: a cancel before it would cut the connection
-					if err != nil || !usable {
-						p.noteTimeout(err)
-						p.log.Debug("idle connection failed its check", "err", err)
-						p.put(c, true)
-						continue
-					}
-					p.noteAnswered()
-				}
-				return c, nil
-			}
-			if p.open < p.max {
-				p.open++
-				p.mu.Unlock()
-				start := time.Now()
-				c, err := p.dial(ctx)
-				if errors.Is(err, errAbandoned) {
-					p.noteStalled(start)
-					return nil, p.abandonedError(ctx)
-				}
-				if err != nil {
-					p.Metrics.DialFailures.Add(1)
-					p.noteTimeout(err)
-					if p.refused(err) && kind != useSpare {
-						// The server is at its connection limit: wait for one of
-						// ours to come free, or, holding none, back off and retry
-						// for up to timeout instead of failing the operation.
-						if refusedSince.IsZero() {
-							refusedSince = time.Now()
-						}
-						if p.OpenConns() > 0 {
-							continue
-						}
-						if time.Since(refusedSince) < p.cfg.Timeout && sleepCtx(ctx, backoff) {
-							backoff = min(2*backoff, backoffMax)
-							continue
-						}
-					}
-					return nil, err
-				}
-				p.mu.Lock()
-				if p.closed {
-					p.open--
-					p.mu.Unlock()
-					c.close()
-					return nil, ErrClosed
-				}
-				p.lendLocked(c, forStream)
-				p.mu.Unlock()
-				return c, nil
-			}
-		}
-		wake := p.changed
-		if kind == useLane {
-			// Read-ahead waits its turn; it never takes a stream from a reader.
-			p.mu.Unlock()
-			select {
-			case <-wake:
-			case <-ctx.Done():
-			}
-			continue
-		}
-		victim := p.oldestIdleReaderLocked()
-		p.waiting++
-		p.mu.Unlock()
-		// The spare goes first: it is speculative, a reader's stream is not.
-		// (This get counts in waiting already, so a spare stored from now on
-		// is reclaimed by its preparer.)
-		switch {
-		case p.reclaimSpare():
-		case victim != nil && victim.park(ctx):
-			p.Metrics.Evictions.Add(1)
-		default:
-			select {
-			case <-wake:
-			case <-ctx.Done():
-			}
-		}
-		p.mu.Lock()
-		if p.waiting--; p.waiting == 0 {
-			p.signalLocked() // lanes held back may go on
-		}
-		p.mu.Unlock()
-	}
 }
 
 // warmOne logs in one more connection for the idle list if the pool has
@@ -440,40 +273,22 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-func (p *Pool) lendLocked(c *conn, forStream bool) {
+// lendLocked records c as lent for kind under ctx, of class bg.
+func (p *Pool) lendLocked(c *conn, ctx context.Context, kind use, bg bool) {
 	p.lent[c] = struct{}{}
-	c.stream = forStream
-	if forStream {
+	c.stream, c.bg, c.idleReader = kind != useOp, bg, false
+	c.holder = nil
+	if kind != useSpare { // the spare is reclaimed, never preempted
+		c.holder = ctx
+	}
+	if c.stream {
 		p.streams++
 	}
-}
-
-// refused gives back the slot of a failed dial (counted in open) and
-// reports whether the server refused one more connection (421 at the
-// greeting, as vsftpd's max_per_ip and max_clients do). Then, while others
-// are open, the pool shrinks to what the server allows.
-func (p *Pool) refused(err error) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.open--
-	p.signalLocked()
-	if replyCode(err) != 421 {
-		return false
-	}
-	if p.open > 0 && p.max > p.open {
-		p.log.Warn("server refused another connection; using fewer", "connections", p.open, "reply", err)
-		p.max = p.open
-		p.shrunkAt = time.Now()
-	}
-	return true
-}
-
-// regrowLocked lets a pool that shrank try one connection more now and then.
-func (p *Pool) regrowLocked() {
-	if p.max < p.cfg.MaxConns && time.Since(p.shrunkAt) > p.regrowAfter {
-		p.max++
-		p.shrunkAt = time.Now()
-		p.log.Debug("trying one connection more", "connections", p.max)
+	if bg {
+		p.bgLent++
+		if c.stream {
+			p.bgStreams++
+		}
 	}
 }
 
@@ -485,8 +300,14 @@ func (p *Pool) put(c *conn, isBroken bool) {
 	delete(p.lent, c)
 	if c.stream {
 		p.streams--
-		c.stream = false
 	}
+	if c.bg {
+		p.bgLent--
+		if c.stream {
+			p.bgStreams--
+		}
+	}
+	c.stream, c.bg, c.holder, c.idleReader = false, false, nil, false
 	if isBroken || p.closed {
 		p.open--
 		p.signalLocked()
@@ -520,24 +341,10 @@ func (p *Pool) do(ctx context.Context, op, path string, idempotent bool, fn func
 			return err
 		}
 		start := time.Now()
-		stop := c.bind(ctx, p.noteStalled)
-		err = fn(c)
-		switch {
-		case !stop():
-			if err != nil && !errors.Is(err, errSlowListing) {
-				err = ctxError(op, path, ctx)
-			}
-		case errors.Is(err, os.ErrDeadlineExceeded):
-			p.noteTimeout(err)
-		case err == nil || replyCode(err) != 0:
-			p.noteAnswered()
-		}
+		_, err = p.run(ctx, c, op, path, func() error { return fn(c) })
 		isBroken := broken(err)
 		p.put(c, isBroken)
-		p.log.Debug("remote op", "op", op, "path", path, "took", time.Since(start).Round(time.Microsecond), "err", err)
-		if p.cfg.OnOp != nil && !errors.Is(err, errSlowListing) { // List starts it again
-			p.cfg.OnOp(op, time.Since(start), err)
-		}
+		p.report(op, path, start, err)
 		if isBroken && idempotent && attempt == 0 && retryable(err) && ctx.Err() == nil {
 			p.Metrics.Retries.Add(1)
 			p.log.Debug("retrying on a fresh connection", "op", op, "path", path, "err", err)
@@ -548,25 +355,26 @@ func (p *Pool) do(ctx context.Context, op, path string, idempotent bool, fn func
 	}
 }
 
+// idleSince is when a reader's stream went idle, and whether its last
+// read was background work.
+type idleSince struct {
+	at time.Time
+	bg bool
+}
+
 // readerIdle records that r holds a stream but is not reading.
 func (p *Pool) readerIdle(r *Reader, idle bool) {
 	p.mu.Lock()
 	if idle {
-		p.readers[r] = time.Now()
+		// r.mu is held: r.c is r's, and its holder the last read's context.
+		bg := r.c != nil && r.c.holder != nil && background(r.c.holder, r.kind)
+		p.readers[r] = idleSince{at: time.Now(), bg: bg}
 		p.signalLocked() // a waiter may now evict it
 	} else {
 		delete(p.readers, r)
 	}
-	p.mu.Unlock()
-}
-
-func (p *Pool) oldestIdleReaderLocked() *Reader {
-	var victim *Reader
-	var oldest time.Time
-	for r, t := range p.readers {
-		if victim == nil || t.Before(oldest) {
-			victim, oldest = r, t
-		}
+	if r.c != nil {
+		r.c.idleReader = idle // an idle reader is parked, not preempted
 	}
-	return victim
+	p.mu.Unlock()
 }

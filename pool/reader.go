@@ -29,7 +29,7 @@ const maxResumeFailures = 2
 type Reader struct {
 	pool *Pool
 	path string
-	kind use // useStream, or useLane for read-ahead that yields
+	kind use // useStream, or useLane for read-ahead (background by default)
 
 	mu     sync.Mutex
 	c      *conn
@@ -45,9 +45,10 @@ func (p *Pool) OpenReader(path string) *Reader {
 }
 
 // OpenLaneReader returns a reader for parallel read-ahead: one of several
-// streams fetching ranges of one file. It may use the connection that
-// other streams leave for commands, and gives its stream up before a read
-// whenever an operation or another reader waits for a connection.
+// streams fetching ranges of one file. It is background work unless its
+// read's context says otherwise (see sched.go): it waits its turn, and
+// gives its stream up before a read whenever a program's request waits
+// for a connection.
 func (p *Pool) OpenLaneReader(path string) *Reader {
 	return &Reader{pool: p, path: path, kind: useLane, size: -1}
 }
@@ -82,7 +83,12 @@ func (r *Reader) ReadAt(ctx context.Context, buf []byte, off int64) (int, error)
 			r.pool.readerIdle(r, true)
 		}
 	}()
-	if r.resp != nil && (r.pos != off || r.kind == useLane && r.pool.contended()) {
+	if r.c != nil {
+		r.pool.reclass(r.c, ctx) // this read's class, not the opening one's
+	}
+	// Background readers give their stream back before a read whenever a
+	// program's request waits for a connection (see sched.go).
+	if r.resp != nil && (r.pos != off || background(ctx, r.kind) && r.pool.contended()) {
 		r.abortLocked(ctx)
 	}
 	total := 0
@@ -118,9 +124,9 @@ func (r *Reader) ReadAt(ctx context.Context, buf []byte, off int64) (int, error)
 		if err == nil {
 			break
 		}
-		if r.c.interrupted.Load() {
+		if c := r.c; c.interrupted.Load() {
 			r.dropLocked() // its connection was cut: free it now
-			return total, ctxError("RETR", r.path, ctx)
+			return total, interruptedError(c, "RETR", r.path, ctx)
 		}
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			return total, ctxError("RETR", r.path, ctx) // stopped between reads: still in step
@@ -203,29 +209,27 @@ func (r *Reader) openLocked(ctx context.Context, off int64, fresh bool) error {
 	if err != nil {
 		return err
 	}
-	stop := c.bind(ctx, r.pool.noteStalled)
 	// A whole-file download's ctx has no deadline: RETR's reply gets its own.
-	ph := c.startPhase(r.pool.cfg.Timeout)
-	resp, err := c.sc.RetrFrom(r.path, uint64(off))
-	if ph.end() {
-		err = ph.err("RETR's reply")
-	}
-	if usable := stop(); !usable {
+	var resp *ftp.Response
+	usable, err := r.pool.runPhased(ctx, c, "RETR", r.path, "RETR's reply", func() error {
+		var err error
+		resp, err = c.sc.RetrFrom(r.path, uint64(off))
+		return err
+	})
+	if !usable {
 		if resp != nil {
 			_ = resp.Close() // fails at once: its control connection is closed
 		}
 		r.pool.put(c, true)
-		return ctxError("RETR", r.path, ctx)
+		return interruptedError(c, "RETR", r.path, ctx)
 	}
 	if err != nil {
 		if resp != nil {
 			_ = resp.Close()
 		}
-		r.pool.noteTimeout(err)
 		r.pool.put(c, broken(err))
 		return replyError("RETR", r.path, err)
 	}
-	r.pool.noteAnswered()
 	r.c, r.resp, r.pos, r.opened = c, resp, off, off
 	return nil
 }
@@ -233,14 +237,7 @@ func (r *Reader) openLocked(ctx context.Context, off int64, fresh bool) error {
 // finishLocked reads the final reply of a stream the server ended and
 // returns the connection.
 func (r *Reader) finishLocked(ctx context.Context) error {
-	stop := r.c.bind(ctx, r.pool.noteStalled)
-	ph := r.c.startPhase(r.pool.cfg.Timeout) // see openLocked
-	err := r.resp.Close()
-	if ph.end() {
-		err = ph.err("the transfer's final reply")
-	}
-	usable := stop()
-	r.pool.noteTimeout(err)
+	usable, err := r.pool.runPhased(ctx, r.c, "RETR", r.path, "the transfer's final reply", r.resp.Close)
 	r.pool.put(r.c, broken(err) || !usable)
 	r.c, r.resp = nil, nil
 	return err
@@ -250,23 +247,18 @@ func (r *Reader) finishLocked(ctx context.Context) error {
 // on the control connection; the connection is kept only if a NOOP after
 // that proves it is still in step (proftpd sometimes drops it instead).
 func (r *Reader) abortLocked(ctx context.Context) {
-	stop := r.c.bind(ctx, r.pool.noteStalled)
-	ph := r.c.startPhase(r.pool.cfg.Timeout) // see openLocked
-	err := r.resp.Close()
-	var te *textproto.Error
-	ok := err == nil || errors.As(err, &te) && te.Code != 421
-	if err != nil && ok {
-		// Only an abort needs proof that the connection is still in step;
-		// a 226 means the transfer had ended normally.
-		err = r.c.sc.NoOp()
-		ok = err == nil
-	}
-	if ph.end() {
-		err, ok = ph.err("the aborted transfer's reply"), false
-	}
-	r.pool.noteTimeout(err)
-	ok = stop() && ok
-	r.pool.put(r.c, !ok)
+	r.pool.reclass(r.c, nil) // giving it back already: not to be preempted
+	usable, err := r.pool.runPhased(ctx, r.c, "RETR", r.path, "the aborted transfer's reply", func() error {
+		err := r.resp.Close()
+		var te *textproto.Error
+		if err != nil && errors.As(err, &te) && te.Code != 421 {
+			// Only an abort needs proof that the connection is still in
+			// step; a 226 means the transfer had ended normally.
+			err = r.c.sc.NoOp()
+		}
+		return err
+	})
+	r.pool.put(r.c, err != nil || !usable)
 	r.c, r.resp = nil, nil
 }
 

@@ -57,7 +57,7 @@ func (p *Pool) maxSpareAge() time.Duration {
 // idle or may be dialled.
 func (p *Pool) spareRoomLocked() bool {
 	return !p.closed && p.max >= spareMinConns && p.waiting == 0 &&
-		p.streams < p.streamLimitLocked(useStream)-1 && (len(p.idle) > 0 || p.open < p.max)
+		p.streams < p.streamLimitLocked()-1 && (len(p.idle) > 0 || p.open < p.max)
 }
 
 // spare is a control connection with its passive data connection open.
@@ -146,19 +146,25 @@ func (p *Pool) readOnSpare(ctx context.Context, s *spare, path string, buf []byt
 		p.dropSpare(s)
 		return 0, fmt.Errorf("%w: %v", errSpare, err)
 	}
-	stop := s.c.bind(ctx, p.noteStalled)
 	// Pipelined: REST's answer is checked before RETR's, so a refused REST
 	// (the transfer would start at 0) is never taken for the piece.
-	err = tp.PrintfLine("REST %d", off)
-	if err == nil {
-		err = tp.PrintfLine("RETR %s", path)
-	}
 	var restErr, retrErr error
-	if err == nil {
-		_, _, restErr = tp.ReadResponse(350)
-		_, _, retrErr = tp.ReadResponse(1)
-	}
-	usable := stop()
+	usable, err := p.run(ctx, s.c, "RETR", path, func() error {
+		err := tp.PrintfLine("REST %d", off)
+		if err == nil {
+			err = tp.PrintfLine("RETR %s", path)
+		}
+		if err == nil {
+			_, _, restErr = tp.ReadResponse(350)
+			_, _, retrErr = tp.ReadResponse(1)
+		}
+		for _, rerr := range []error{restErr, retrErr} {
+			if err == nil && rerr != nil && !isReply(rerr) {
+				err = rerr // no answer: the server was not heard
+			}
+		}
+		return err
+	})
 	if err != nil || !usable || restErr != nil && !isReply(restErr) || retrErr != nil && !isReply(retrErr) {
 		p.dropSpare(s)
 		if ctx.Err() != nil {
@@ -199,9 +205,10 @@ func (p *Pool) readOnSpare(ctx context.Context, s *spare, path string, buf []byt
 	case errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF):
 		// The file ended: the final reply says whether the transfer did.
 		_ = s.data.Close()
-		stop := s.c.bind(ctx, p.noteStalled)
-		_, _, ferr := tp.ReadResponse(2)
-		usable := stop()
+		usable, ferr := p.run(ctx, s.c, "RETR", path, func() error {
+			_, _, err := tp.ReadResponse(2)
+			return err
+		})
 		p.put(s.c, !usable || ferr != nil && !isReply(ferr))
 		if ferr != nil || !usable {
 			return n, fmt.Errorf("%w: %v", errSpare, ferr)
@@ -238,21 +245,22 @@ func (p *Pool) abortSpare(s *spare) {
 		p.put(s.c, true)
 		return
 	}
-	stop := s.c.bind(ctx, p.noteStalled)
-	_, _, err = tp.ReadResponse(0)
-	var te *textproto.Error
-	ok := err == nil || errors.As(err, &te) && te.Code != 421
-	if ok {
+	usable, err := p.run(ctx, s.c, "ABOR", "", func() error {
+		_, _, err := tp.ReadResponse(0)
+		var te *textproto.Error
+		if err != nil && !(errors.As(err, &te) && te.Code != 421) {
+			return err
+		}
 		// Exactly 200, and nothing after it: a server that answers the
 		// abort twice (426, then 226) has NOOP read the second answer, and
 		// NOOP's own 200 would answer the next command.
-		var code int
-		code, _, err = s.c.command(200, "NOOP")
-		ok = err == nil && code == 200 && tp.R.Buffered() == 0
-	}
-	p.noteTimeout(err)
-	ok = stop() && ok
-	p.put(s.c, !ok)
+		code, _, err := s.c.command(200, "NOOP")
+		if err == nil && (code != 200 || tp.R.Buffered() != 0) {
+			err = fmt.Errorf("NOOP after an abort answered %d, or more after it", code)
+		}
+		return err
+	})
+	p.put(s.c, err != nil || !usable)
 }
 
 // releaseSpare gives back an unused spare: its EPSV left nothing pending.
@@ -353,9 +361,13 @@ func (p *Pool) prepareSpare() (*spare, error) {
 		p.put(c, false)
 		return nil, errors.New("no data connection dialer")
 	}
-	stop := c.bind(ctx, p.noteStalled)
-	code, msg, err := c.command(229, "EPSV")
-	usable := stop()
+	var code int
+	var msg string
+	usable, err := p.run(ctx, c, "EPSV", "", func() error {
+		var err error
+		code, msg, err = c.command(229, "EPSV")
+		return err
+	})
 	if err != nil || !usable {
 		p.put(c, !usable || !isReply(err))
 		if !usable {

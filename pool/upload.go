@@ -2,10 +2,8 @@ package pool
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 )
 
@@ -25,24 +23,18 @@ func (p *Pool) StoreStream(ctx context.Context, target string, src io.Reader) (i
 		return 0, err
 	}
 	start := time.Now()
-	stop := c.bind(ctx, p.noteStalled)
-	sent, held, err := p.storeSized(c, target, src)
-	if err == nil && held != sent {
-		err = fmt.Errorf("STOR %s: %w (sent %d, server has %d)", target, ErrSizeMismatch, sent, held)
-	}
-	if !stop() && err != nil {
-		err = ctxError("STOR", target, ctx)
-	}
-	switch {
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		p.noteTimeout(err)
-	case err == nil || replyCode(err) != 0:
-		p.noteAnswered()
-	}
+	var sent int64
+	_, err = p.run(ctx, c, "STOR", target, func() error {
+		var held int64
+		var err error
+		sent, held, err = p.storeSized(c, target, src)
+		if err == nil && held != sent {
+			err = fmt.Errorf("STOR %s: %w (sent %d, server has %d)", target, ErrSizeMismatch, sent, held)
+		}
+		return err
+	})
 	p.put(c, broken(err))
-	if p.cfg.OnOp != nil {
-		p.cfg.OnOp("STOR", time.Since(start), err)
-	}
+	p.report("STOR", target, start, err)
 	return sent, err
 }
 
