@@ -52,14 +52,17 @@
 // request waits, first come first served among itself, and holds at most
 // all connections but one; one in line parks a background reader idle
 // longer than the grace (lanes yield to each other). A background request
-// promoted while it waits competes as foreground. A foreground request that finds nothing free
-// takes the spare back, closes an idle reader's stream (a background
+// promoted while it waits competes as foreground. A foreground request
+// that finds nothing free takes the spare back, closes an idle reader's stream (a background
 // reader's first), waits a few round trips (bgGrace) for background
 // readers to give their streams back before their next read, then
 // preempts one whose context carries its class (promotion protects what a
 // program waits for): its sockets are closed and it fails with
 // ErrPreempted, which is never retried, resumed or taken for a silent
-// server.
+// server. Background work does not judge the server's health either (a
+// prefetch the server drips into its deadline does not put the mount on
+// short waits), and a background listing that turns slow is dropped with
+// ErrPreempted instead of taking a slow slot.
 //
 // Lending (lend.go): run binds a lent connection to its operation's
 // context and notes what the server did; put gives it back or drops it;

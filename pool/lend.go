@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"time"
+
+	"github.com/ftpsfs/ftpsfs/pool/priority"
 )
 
 // The lend protocol, written once: a connection lent by get is bound to
@@ -18,8 +20,17 @@ import (
 // ctx. err is fn's, or, when the connection was cut under fn, the cut's
 // (the context's end, or ErrPreempted); usable says whether c may be lent
 // again.
+//
+// Background work (pool/priority) does not judge the server's health: a
+// prefetched listing that a server drips into its deadline says nothing a
+// program waited for, and must not put the whole mount on short waits.
 func (p *Pool) run(ctx context.Context, c *conn, op, path string, fn func() error) (usable bool, err error) {
-	stop := c.bind(ctx, p.noteStalled)
+	background := priority.IsBackground(ctx)
+	stalled := p.noteStalled
+	if background {
+		stalled = func(time.Time) {}
+	}
+	stop := c.bind(ctx, stalled)
 	err = fn()
 	usable = stop()
 	switch {
@@ -28,7 +39,9 @@ func (p *Pool) run(ctx context.Context, c *conn, op, path string, fn func() erro
 			err = interruptedError(c, op, path, ctx)
 		}
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		p.noteTimeout(err)
+		if !background {
+			p.noteTimeout(err)
+		}
 	case err == nil || replyCode(err) != 0:
 		p.noteAnswered()
 	}

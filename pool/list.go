@@ -57,10 +57,14 @@ func (p *Pool) List(ctx context.Context, dir string) ([]fs.FileInfo, error) {
 		// do as errSlowListing and is returned from here.
 		var failed error
 		err := p.do(ctx, "LIST", dir, true, func(c *conn) error {
-			w := p.watchListing(c, holding)
+			w := p.watchListing(ctx, c, holding)
 			entries, sniff, err := listRaw(c, dir, sink)
-			slot, stopped := w.end()
+			slot, stopped, dropped := w.end()
 			holding = holding || slot
+			if dropped && err != nil {
+				failed = slowBackgroundError(dir)
+				return errSlowListing
+			}
 			if stopped && err != nil {
 				if !cutError(err) {
 					failed = replyError("LIST", dir, err)

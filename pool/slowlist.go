@@ -3,8 +3,11 @@ package pool
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
+
+	"github.com/ftpsfs/ftpsfs/pool/priority"
 )
 
 // Slow listings. A listing the server drips (or that is simply huge on a
@@ -28,6 +31,12 @@ const slowListingAfter = 2 * time.Second
 // connections; List waits for a slot and starts it again.
 var errSlowListing = errors.New("listing stopped: too many slow listings hold connections")
 
+// slowBackgroundError is what a background listing that turned slow fails
+// with: it was given up for the programs' sake, like preempted work.
+func slowBackgroundError(dir string) error {
+	return fmt.Errorf("LIST %s: slow listing not kept up in the background: %w", dir, ErrPreempted)
+}
+
 // slowLimitLocked is how many slow listings may hold connections: half of
 // them, at least one.
 func (p *Pool) slowLimitLocked() int {
@@ -35,25 +44,30 @@ func (p *Pool) slowLimitLocked() int {
 }
 
 // listingWatch turns a running listing slow once it has run long enough:
-// it takes a slot if one is free, and otherwise cuts the listing.
+// it takes a slot if one is free, and otherwise cuts the listing. A
+// background listing (a prefetch nobody has joined) never takes a slot:
+// it is cut and fails, so speculative work cannot fill the slots a
+// program's own slow listing needs.
 type listingWatch struct {
 	p     *Pool
 	c     *conn
+	ctx   context.Context // the listing's, for its class when it turns slow
 	timer *time.Timer
 
 	mu      sync.Mutex
 	over    bool // the listing ended; the timer does nothing any more
 	slot    bool // took a slow slot, which the listing now holds
 	stopped bool // found no slot and cut the listing
+	dropped bool // cut because it was background work: it fails, it does not wait
 }
 
 // watchListing starts watching a listing on c; nil when it already holds a
 // slot (it may run as long as it needs).
-func (p *Pool) watchListing(c *conn, holding bool) *listingWatch {
+func (p *Pool) watchListing(ctx context.Context, c *conn, holding bool) *listingWatch {
 	if holding {
 		return nil
 	}
-	w := &listingWatch{p: p, c: c}
+	w := &listingWatch{p: p, c: c, ctx: ctx}
 	w.timer = time.AfterFunc(max(p.slowAfter, 10*p.RoundTrip()), w.turnSlow)
 	return w
 }
@@ -65,6 +79,13 @@ func (w *listingWatch) turnSlow() {
 		return
 	}
 	p := w.p
+	if priority.IsBackground(w.ctx) {
+		w.stopped, w.dropped = true, true
+		p.Metrics.SlowListingsStopped.Add(1)
+		p.log.Debug("a background listing turned slow; dropped")
+		w.c.interrupt()
+		return
+	}
 	p.mu.Lock()
 	if p.slowListings < p.slowLimitLocked() {
 		p.slowListings++
@@ -81,16 +102,17 @@ func (w *listingWatch) turnSlow() {
 }
 
 // end stops watching; it reports whether the watch took a slot (which the
-// caller must release) and whether it cut the listing.
-func (w *listingWatch) end() (slot, stopped bool) {
+// caller must release), whether it cut the listing, and whether that cut
+// drops it (background work) rather than making it wait for a slot.
+func (w *listingWatch) end() (slot, stopped, dropped bool) {
 	if w == nil {
-		return false, false
+		return false, false, false
 	}
 	w.timer.Stop()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.over = true
-	return w.slot, w.stopped
+	return w.slot, w.stopped, w.dropped
 }
 
 // waitSlowSlot waits, holding no connection, until a slow slot is free and
