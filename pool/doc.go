@@ -64,6 +64,13 @@
 // short waits), and a background listing that turns slow is dropped with
 // ErrPreempted instead of taking a slow slot.
 //
+// The spare (spare.go), a control connection with EPSV sent and its data
+// connection connected, serves isolated reads (pieces) and whole-file
+// uploads (sparestore.go: STOR's reply and the data connection's TLS
+// handshake then share one round trip; a program copying many small files
+// saves two round trips a file). A foreground operation that takes it
+// adopts its connection: it no longer counts as background.
+//
 // Lending (lend.go): run binds a lent connection to its operation's
 // context and notes what the server did; put gives it back or drops it;
 // report logs and tells Config.OnOp. Health (health.go): whether the

@@ -17,4 +17,5 @@ type Metrics struct {
 	// SlowListingsStopped counts listings cut to wait for a slow slot.
 	SlowListingsStopped atomic.Int64
 	SparePieces         atomic.Int64 // pieces read on a spare data connection (spare.go)
+	SpareStores         atomic.Int64 // uploads on a spare data connection (sparestore.go)
 }

@@ -22,6 +22,12 @@ var ErrSizeMismatch = errors.New("server holds a different size than was uploade
 // control-channel phase is bounded by timeout, whatever ctx allows (see
 // phase.go); the data phase per network write.
 func (p *Pool) Store(ctx context.Context, target string, src io.ReaderAt, size int64) error {
+	if err := checkPath(target); err != nil {
+		return err
+	}
+	if done, err := p.storeFast(ctx, target, src, size); done {
+		return err
+	}
 	return p.do(ctx, "STOR", target, true, func(c *conn) error {
 		_, got, err := p.storeSized(c, target, io.NewSectionReader(src, 0, size))
 		if err != nil {

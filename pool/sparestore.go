@@ -1,0 +1,162 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/textproto"
+	"time"
+)
+
+// Uploads on the spare. A whole-file upload through the library costs
+// EPSV, the data connection's TCP connect, STOR and its TLS handshake, the
+// data, the final reply and the SIZE check: on a link 20-150 ms away most
+// of that is round trips, and a program copying many small files (cp -r)
+// pays them for every file. The spare (spare.go) has EPSV sent and its
+// data connection connected, with the TLS ClientHello already on its way,
+// so STOR's 150 and the server's half of the handshake come back in the
+// same round trip: an upload on the spare saves two round trips of seven.
+// The guarantees are the library path's: the data connection is closed
+// carefully (close_notify, then read until the server closes: see
+// dialData), the final reply and SIZE decide, and each control-channel wait
+// is bounded by timeout (phase.go).
+
+// storeOnSpare uploads src to target on s. Failures of the spare itself
+// (its data connection refused or cut, the control connection out of step)
+// come back wrapping errSpare: nothing the server said about the file, so
+// the caller uploads the whole file again the ordinary way. The server's
+// verdict (a refusal, a size that does not match) is returned as it is.
+func (p *Pool) storeOnSpare(ctx context.Context, s *spare, target string, src io.Reader, size int64) error {
+	tp, err := libraryConn(s.c.sc)
+	if err != nil || tp.R.Buffered() > 0 {
+		p.dropSpare(s)
+		return fmt.Errorf("%w: %v", errSpare, err)
+	}
+	p.adopt(s.c, ctx)
+	var verdict error // the server's answer about the file
+	usable, err := p.run(ctx, s.c, "STOR", target, func() error {
+		ph := s.c.startPhase(p.cfg.Timeout)
+		var err error
+		verdict, err = p.sendOnSpare(s, tp, ph, target, src, size)
+		if ph.end() {
+			// The cut's own error (a closed connection) would hide why.
+			return ph.err("the upload's replies")
+		}
+		return err
+	})
+	if err != nil || !usable {
+		p.dropSpare(s)
+		if ctx.Err() != nil {
+			return ctxError("STOR", target, ctx)
+		}
+		if errors.Is(err, ErrPreempted) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errSpare, err)
+	}
+	_ = s.data.Close()
+	p.put(s.c, false)
+	if code := replyCode(verdict); code == 425 || code == 426 {
+		// About the data connection (a server may give up on one left
+		// waiting), not the file.
+		return fmt.Errorf("%w: STOR: %v", errSpare, verdict)
+	}
+	if verdict != nil {
+		return replyError("STOR", target, verdict)
+	}
+	p.Metrics.SpareStores.Add(1)
+	return nil
+}
+
+// sendOnSpare is storeOnSpare's exchange with the server: STOR, the data,
+// the final reply and SIZE. verdict is the server's refusal or a size that
+// does not match; err, a failure of the connections.
+func (p *Pool) sendOnSpare(s *spare, tp *textproto.Conn, ph *phase, target string, src io.Reader, size int64) (verdict, err error) {
+	if err := tp.PrintfLine("STOR %s", target); err != nil {
+		return nil, err
+	}
+	if _, _, err := tp.ReadResponse(1); err != nil {
+		if isReply(err) {
+			return err, nil
+		}
+		return nil, err
+	}
+	body := &phasedSource{r: src, ph: ph}
+	if _, err := body.WriteTo(s.data); err != nil {
+		return nil, err
+	}
+	if err := s.data.Close(); err != nil {
+		return nil, err
+	}
+	if _, _, err := tp.ReadResponse(2); err != nil {
+		if isReply(err) {
+			return err, nil
+		}
+		return nil, err
+	}
+	held, err := remoteSize(s.c, target)
+	switch {
+	case err != nil && isReply(err):
+		return err, nil
+	case err != nil:
+		return nil, err
+	case held != size || body.n != size:
+		return fmt.Errorf("STOR %s: %w (sent %d, server has %d)", target, ErrSizeMismatch, body.n, held), nil
+	}
+	return nil, nil
+}
+
+// adopt makes c, lent as the spare (background), the connection of the
+// foreground work under ctx that took it: it no longer counts among
+// background lends, and is never taken back.
+func (p *Pool) adopt(c *conn, ctx context.Context) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c.bg {
+		p.bgLent--
+		if c.stream {
+			p.bgStreams--
+		}
+		c.bg = false
+	}
+	c.holder = ctx
+}
+
+// storeFast is Store's first try: on the spare, when there is one ready.
+// It reports whether it ran; false means the caller uploads the ordinary
+// way (no spare, or the spare failed before the server judged the file).
+func (p *Pool) storeFast(ctx context.Context, target string, src io.ReaderAt, size int64) (bool, error) {
+	if size == 0 {
+		// Nothing to write: the data connection's TLS handshake would have
+		// to be finished by hand before closing it (the library does).
+		return false, nil
+	}
+	s := p.takeSpareNow()
+	p.refillSpare() // for the next upload (cp -r), while this one runs
+	if s == nil {
+		return false, nil
+	}
+	start := time.Now()
+	err := p.storeOnSpare(ctx, s, target, io.NewSectionReader(src, 0, size), size)
+	p.report("STOR", target, start, err)
+	if errors.Is(err, errSpare) {
+		p.log.Debug("spare data connection failed; uploading on a fresh one", "path", target, "err", err)
+		return false, nil
+	}
+	return true, err
+}
+
+// takeSpareNow is takeSpare without waiting for one being prepared: an
+// upload gains nothing from a spare that is not there yet.
+func (p *Pool) takeSpareNow() *spare {
+	p.spares.mu.Lock()
+	s := p.spares.s
+	p.spares.s = nil
+	p.spares.mu.Unlock()
+	if s != nil && time.Since(s.made) > p.maxSpareAge() {
+		go p.releaseSpare(s)
+		return nil
+	}
+	return s
+}
