@@ -68,7 +68,9 @@ func New(remote Remote, dirs *cache.Dirs, blocks *cache.Blocks, cfg Config) *FS 
 	if cfg.StatfsSize <= 0 {
 		cfg.StatfsSize = 1 << 40
 	}
-	return &FS{remote: remote, dirs: dirs, blocks: blocks, cfg: cfg, log: cfg.Logger, mounted: time.Now(), owner: processOwner()}
+	f := &FS{remote: remote, dirs: dirs, blocks: blocks, cfg: cfg, log: cfg.Logger, mounted: time.Now(), owner: processOwner()}
+	blocks.SetPatience(f.patience)
+	return f
 }
 
 // Root is the node at the mount point.
