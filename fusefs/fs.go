@@ -49,6 +49,7 @@ type FS struct {
 	chmodRefused, modeWarned atomic.Bool
 	space                    freeSpace
 	pieces                   pieceIndex // cached ranges of isolated reads
+	prefetch                 filePrefetch
 }
 
 // New builds the tree; Root() is handed to go-fuse.
