@@ -113,9 +113,13 @@ func (f *FS) readOpened(n *fileNode, p string) {
 	if name == w.last {
 		return // opened again
 	}
-	inOrder := w.last != "" && nextFile(l, w.last) == name
-	w.last = name
-	if !inOrder {
+	switch {
+	case w.last != "" && within(l, w.last, name):
+		w.last = name // on in listing order
+	case w.last != "" && within(l, name, w.last):
+		return // just behind: programs reading files in parallel
+	default:
+		w.last = name
 		fp.stopLocked(dir, w)
 		return
 	}
@@ -202,6 +206,22 @@ func (fp *filePrefetch) reclaimLocked(dir string) bool {
 	for _, d := range fp.walks.Keys() { // oldest first
 		if w, _ := fp.walks.Peek(d); d != dir && len(w.ahead) > 0 {
 			fp.stopLocked(d, w)
+			return true
+		}
+	}
+	return false
+}
+
+// within reports whether file to is among the prefetchAhead regular files
+// after from in l's order: several readers of one walk (xargs -P) open
+// files a little out of order.
+func within(l *cache.Listing, from, to string) bool {
+	next := from
+	for range prefetchAhead {
+		if next = nextFile(l, next); next == "" || next > to {
+			return false
+		}
+		if next == to {
 			return true
 		}
 	}

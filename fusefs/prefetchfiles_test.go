@@ -159,7 +159,6 @@ func TestPrefetchFetchesTheNextFilesBeforeTheyAreOpened(t *testing.T) {
 	r := newWalkRemote()
 	addWalk(r, 20)
 	mnt, fsys := mountWalk(t, r, 64<<20)
-	baseline := runtime.NumGoroutine()
 	readWalk(t, mnt, 0)
 	readWalk(t, mnt, 1)
 	settled(t, fsys)
@@ -177,30 +176,63 @@ func TestPrefetchFetchesTheNextFilesBeforeTheyAreOpened(t *testing.T) {
 			t.Errorf("%s: %d streams, want 1 (the read of a prefetched file is a cache hit)", walkName(i), n)
 		}
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > baseline && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+	if n := prefetchGoroutines(); n != 0 {
+		t.Errorf("%d prefetch goroutines after the walk, want 0", n)
 	}
-	if n := runtime.NumGoroutine(); n > baseline {
-		t.Errorf("%d goroutines after the walk, %d before", n, baseline)
+}
+
+// prefetchGoroutines counts the goroutines running prefetch code.
+func prefetchGoroutines() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	n := 0
+	for _, g := range bytes.Split(buf, []byte("\n\n")) {
+		if bytes.Contains(g, []byte("fusefs.(*FS).prefetch")) {
+			n++
+		}
 	}
+	return n
 }
 
 func TestPrefetchStopsWhenTheOrderStops(t *testing.T) {
 	r := newWalkRemote()
 	addWalk(r, 20)
 	mnt, fsys := mountWalk(t, r, 64<<20)
-	readWalk(t, mnt, 5)
-	readWalk(t, mnt, 0) // not the one after f05
-	readWalk(t, mnt, 9)
+	readWalk(t, mnt, 15)
+	readWalk(t, mnt, 0) // far behind f15
+	readWalk(t, mnt, 9) // far ahead of f00
 	settled(t, fsys)
 	for i := range 20 {
 		want := 0
-		if i == 0 || i == 5 || i == 9 {
+		if i == 0 || i == 15 || i == 9 {
 			want = 1
 		}
 		if n := r.opened("/d/" + walkName(i)); n != want {
 			t.Errorf("%s: %d streams, want %d (no walk in listing order, no prefetch)", walkName(i), n, want)
+		}
+	}
+}
+
+func TestPrefetchFollowsReadersInParallel(t *testing.T) {
+	r := newWalkRemote()
+	addWalk(r, 20)
+	mnt, fsys := mountWalk(t, r, 64<<20)
+	for _, i := range []int{0, 2, 1, 4, 3} { // as xargs -P opens them
+		readWalk(t, mnt, i)
+	}
+	settled(t, fsys)
+	for i := 5; i < 4+prefetchAhead; i++ {
+		if n := r.opened("/d/" + walkName(i)); n != 1 {
+			t.Errorf("%s: %d streams before its open, want 1 (fetched ahead)", walkName(i), n)
+		}
+	}
+	for i := 5; i < 20; i++ {
+		readWalk(t, mnt, i)
+	}
+	settled(t, fsys)
+	for i := 3; i < 20; i++ {
+		if n := r.opened("/d/" + walkName(i)); n != 1 {
+			t.Errorf("%s: %d streams, want 1 (fetched ahead once, then read from the cache)", walkName(i), n)
 		}
 	}
 }
