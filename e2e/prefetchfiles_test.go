@@ -1,0 +1,106 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// walkFiles is how many small files the walk tests read in listing order.
+const walkFiles = 20
+
+// walkContent is what the walk's file i holds (4 KiB, its own bytes).
+func walkContent(i int) []byte {
+	return bytes.Repeat([]byte(fmt.Sprintf("file %02d\n", i)), 512)
+}
+
+// putWalk writes the walk's files into root/walk, as another client would.
+func putWalk(t *testing.T, s *server, root string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(root, "walk"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := range walkFiles {
+		s.other(t, root, fmt.Sprintf("walk/f%02d", i), walkContent(i), 0o644)
+	}
+}
+
+// catWalk reads file i with cat and checks its bytes.
+func catWalk(t *testing.T, m *mounted, i int) {
+	t.Helper()
+	r := runFor(30*time.Second, "cat", filepath.Join(m.Dir, fmt.Sprintf("walk/f%02d", i)))
+	if r.err != nil || r.out != string(walkContent(i)) {
+		t.Fatalf("cat walk/f%02d: %d bytes, %v; want its %d bytes", i, len(r.out), r.err, len(walkContent(i)))
+	}
+}
+
+// retrs counts the mount's RETR commands for walk file i (debug log).
+func retrs(m *mounted, i int) int {
+	return strings.Count(m.logs.String(), fmt.Sprintf("line=\"RETR /walk/f%02d\"", i))
+}
+
+// TestPrefetchedFilesThroughMount: cat of a directory's small files one by
+// one, in listing order, finds the next files fetched before their opens,
+// and each file costs one RETR in all.
+func TestPrefetchedFilesThroughMount(t *testing.T) {
+	for _, k := range []serverKind{serverKinds[0], serverKinds[2]} {
+		t.Run(k.name, func(t *testing.T) {
+			root := filepath.Join(t.TempDir(), "root") // no fixture: only the walk
+			if err := os.MkdirAll(root, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			s := k.start(t, root)
+			putWalk(t, s, root)
+			m := mountForeground(t, s.URL, s.Env, append(s.Opts, "debug")...)
+			catWalk(t, m, 0)
+			catWalk(t, m, 1)
+			deadline := time.Now().Add(20 * time.Second)
+			for retrs(m, 9) == 0 && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			for i := 2; i < 10; i++ {
+				if n := retrs(m, i); n != 1 {
+					t.Errorf("walk/f%02d: %d RETR before its cat, want 1 (fetched ahead)", i, n)
+				}
+			}
+			for i := 2; i < walkFiles; i++ {
+				catWalk(t, m, i)
+			}
+			for i := range walkFiles {
+				if n := retrs(m, i); n != 1 {
+					t.Errorf("walk/f%02d: %d RETR in all, want 1", i, n)
+				}
+			}
+			for _, bad := range []string{"level=ERROR", "level=WARN", "DATA RACE"} {
+				if strings.Contains(m.logs.String(), bad) {
+					t.Errorf("the mount logged %s:\n%s", bad, tail(m.logs.String(), 20))
+				}
+			}
+		})
+	}
+}
+
+// TestPrefetchCutIsHarmless cuts every connection while the next files
+// are being fetched ahead: every cat still returns the server's bytes.
+func TestPrefetchCutIsHarmless(t *testing.T) {
+	for _, k := range faultServerKinds {
+		t.Run(k.name, func(t *testing.T) {
+			fx := faultFixture(t, 0, 0)
+			s := k.start(t, fx)
+			putWalk(t, s.server, fx.Root)
+			m := mountAt(t, binary, t.TempDir(), s.URL, s.Env, s.Opts...)
+			s.Proxy.SetDelay(0, 20*time.Millisecond) // the fetches ahead take a while
+			catWalk(t, m, 0)
+			catWalk(t, m, 1)
+			s.Proxy.Cut()
+			s.Proxy.SetDelay(0, 0)
+			for i := 2; i < walkFiles; i++ {
+				catWalk(t, m, i)
+			}
+		})
+	}
+}
