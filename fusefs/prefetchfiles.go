@@ -74,11 +74,12 @@ func (f *FS) prefetchBudget() int64 {
 	return min(f.blocks.MaxBytes()/8, maxPrefetchSize)
 }
 
-// prefetchWorkers is how many files are fetched ahead at once: half the
-// streams, so that programs always find connections.
+// prefetchWorkers is how many files are fetched ahead at once: about half
+// the connections (the read lanes are all but one of them), so programs
+// always find some.
 func (f *FS) prefetchWorkers() int {
 	if lo, ok := f.remote.(laneOpener); ok {
-		return max(1, lo.ReadLanes()/2)
+		return max(1, (lo.ReadLanes()+1)/2)
 	}
 	return 2
 }
