@@ -76,8 +76,8 @@
 // (prefetchfiles.go) are background work (package pool/priority): the
 // pool serves a program's requests first. A read that needs a block such
 // work is fetching promotes that fill and waits for it at most the block
-// cache's patience (4 round trips, at least 20 ms; see FS.patience), then
-// fetches on its own. When a program opens the files of a directory in
+// cache's patience (8 round trips, at least 50 ms: about one small
+// transfer; see FS.patience), then fetches on its own. When a program opens the files of a directory in
 // listing order (a few out of order still count), the next 8 regular
 // files of one block at most are fetched into the block cache under the
 // keys their opens will use, by about connections/2 workers that end when

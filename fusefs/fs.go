@@ -30,7 +30,11 @@ type Config struct {
 	// StatfsSize is the size statfs shows where the server does not tell
 	// its free space; default 1 TiB.
 	StatfsSize int64
-	Logger     *slog.Logger
+	// PrefetchFiles is how many small files are fetched ahead of a program
+	// reading a directory's files in listing order (prefetchfiles.go);
+	// 0 is the default (8), < 0 none.
+	PrefetchFiles int
+	Logger        *slog.Logger
 }
 
 // FS is one mounted remote tree.
@@ -68,6 +72,9 @@ func New(remote Remote, dirs *cache.Dirs, blocks *cache.Blocks, cfg Config) *FS 
 	}
 	if cfg.StatfsSize <= 0 {
 		cfg.StatfsSize = 1 << 40
+	}
+	if cfg.PrefetchFiles == 0 {
+		cfg.PrefetchFiles = defaultPrefetch
 	}
 	f := &FS{remote: remote, dirs: dirs, blocks: blocks, cfg: cfg, log: cfg.Logger, mounted: time.Now(), owner: processOwner()}
 	blocks.SetPatience(f.patience)

@@ -247,16 +247,20 @@ func (h *handle) awaitLane(ctx context.Context, idx int64) {
 
 // patience is how long a read waits for background work (a lane, a
 // prefetch) before fetching on its own: a few round trips, measured where
-// the remote tells them.
+// the remote tells them. It is about what one small transfer takes (data
+// connection, its TLS handshake, RETR, the reply): a fetch under way
+// usually ends within it, so waiting beats a second download, while one
+// that is stuck or held back costs the read little.
 func (f *FS) patience() time.Duration {
 	if lo, ok := f.remote.(laneOpener); ok {
 		if rtt := lo.RoundTrip(); rtt > 0 {
-			return max(4*rtt, minPatience)
+			return max(8*rtt, minPatience)
 		}
 	}
 	return 0 // the cache's default
 }
 
 // minPatience keeps a read on a fast link from giving up on background
-// work that is about to deliver.
-const minPatience = 20 * time.Millisecond
+// work that is about to deliver: on loopback a TLS data connection alone
+// takes milliseconds.
+const minPatience = 50 * time.Millisecond

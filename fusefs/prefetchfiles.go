@@ -32,7 +32,8 @@ import (
 // again with its cache flight registered, so a local change that comes
 // later (InvalidatePath) disowns the flight and its result is not stored.
 const (
-	prefetchAhead   = 8       // files fetched ahead of the reader, per directory
+	defaultPrefetch = 8       // files fetched ahead of the reader, per directory (Config.PrefetchFiles)
+	walkSpread      = 8       // how far apart the opens of one walk may be (parallel readers)
 	prefetchMaxDirs = 64      // directories whose reading order is followed
 	maxPrefetchSize = 8 << 20 // bytes ahead at most, and an eighth of the block cache
 )
@@ -94,6 +95,9 @@ func (f *FS) smallFile(fi fs.FileInfo) bool {
 // readOpened records that n, at p, was opened for reading and queues the
 // next files of its directory when this continues a walk in listing order.
 func (f *FS) readOpened(n *fileNode, p string) {
+	if f.cfg.PrefetchFiles < 0 {
+		return
+	}
 	dir, name := path.Dir(p), path.Base(p)
 	l, ok := f.dirs.Peek(dir)
 	if !ok {
@@ -110,6 +114,8 @@ func (f *FS) readOpened(n *fileNode, p string) {
 	if size, ok := w.ahead[name]; ok {
 		delete(w.ahead, name)
 		fp.bytes -= size
+		// Opened before its turn came: the program's read fetches it.
+		fp.queue = slices.DeleteFunc(fp.queue, func(j prefetchJob) bool { return j.dir == dir && j.fi.Name() == name })
 	}
 	if name == w.last {
 		return // opened again
@@ -126,7 +132,7 @@ func (f *FS) readOpened(n *fileNode, p string) {
 	}
 	budget := f.prefetchBudget()
 	next := name
-	for range prefetchAhead {
+	for range f.cfg.PrefetchFiles {
 		if next = nextFile(l, next); next == "" {
 			break
 		}
@@ -213,12 +219,12 @@ func (fp *filePrefetch) reclaimLocked(dir string) bool {
 	return false
 }
 
-// within reports whether file to is among the prefetchAhead regular files
+// within reports whether file to is among the walkSpread regular files
 // after from in l's order: several readers of one walk (xargs -P) open
 // files a little out of order.
 func within(l *cache.Listing, from, to string) bool {
 	next := from
-	for range prefetchAhead {
+	for range walkSpread {
 		if next = nextFile(l, next); next == "" || next > to {
 			return false
 		}

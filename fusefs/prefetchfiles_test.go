@@ -100,10 +100,16 @@ func (h *heldReader) Close() error { return nil }
 // mountWalk mounts r with a block cache of cacheBytes and 64 KiB blocks.
 func mountWalk(t *testing.T, r Remote, cacheBytes int64) (string, *FS) {
 	t.Helper()
+	return mountWalkFetching(t, r, cacheBytes, 0)
+}
+
+// mountWalkFetching is mountWalk with Config.PrefetchFiles.
+func mountWalkFetching(t *testing.T, r Remote, cacheBytes int64, prefetch int) (string, *FS) {
+	t.Helper()
 	dir := t.TempDir()
 	fsys := New(r, cache.NewDirs(time.Minute, 100, nil), cache.NewBlocks(cacheBytes), Config{
 		Root: "/", UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), BlockSize: 64 << 10, Timeout: 5 * time.Second,
-		SpoolDir: t.TempDir(),
+		SpoolDir: t.TempDir(), PrefetchFiles: prefetch,
 	})
 	server, err := Mount(dir, fsys, MountConfig{FSName: "fake", AttrTimeout: time.Second, EntryTimeout: time.Second})
 	if err != nil {
@@ -162,7 +168,7 @@ func TestPrefetchFetchesTheNextFilesBeforeTheyAreOpened(t *testing.T) {
 	readWalk(t, mnt, 0)
 	readWalk(t, mnt, 1)
 	settled(t, fsys)
-	for i := 2; i < 2+prefetchAhead; i++ {
+	for i := 2; i < 2+defaultPrefetch; i++ {
 		if n := r.opened("/d/" + walkName(i)); n != 1 {
 			t.Errorf("%s: %d streams before its open, want 1 (fetched ahead)", walkName(i), n)
 		}
@@ -213,6 +219,20 @@ func TestPrefetchStopsWhenTheOrderStops(t *testing.T) {
 	}
 }
 
+func TestPrefetchOffFetchesNothingAhead(t *testing.T) {
+	r := newWalkRemote()
+	addWalk(r, 5)
+	mnt, fsys := mountWalkFetching(t, r, 64<<20, -1)
+	readWalk(t, mnt, 0)
+	readWalk(t, mnt, 1)
+	settled(t, fsys)
+	for i := 2; i < 5; i++ {
+		if n := r.opened("/d/" + walkName(i)); n != 0 {
+			t.Errorf("%s: %d streams with prefetch off, want 0", walkName(i), n)
+		}
+	}
+}
+
 func TestPrefetchFollowsReadersInParallel(t *testing.T) {
 	r := newWalkRemote()
 	addWalk(r, 20)
@@ -221,7 +241,7 @@ func TestPrefetchFollowsReadersInParallel(t *testing.T) {
 		readWalk(t, mnt, i)
 	}
 	settled(t, fsys)
-	for i := 5; i < 4+prefetchAhead; i++ {
+	for i := 5; i < 4+defaultPrefetch; i++ {
 		if n := r.opened("/d/" + walkName(i)); n != 1 {
 			t.Errorf("%s: %d streams before its open, want 1 (fetched ahead)", walkName(i), n)
 		}

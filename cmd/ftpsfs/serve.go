@@ -82,8 +82,9 @@ func serve(mountPoint string, cfg *mountopts.Config, stderr io.Writer) (int, err
 		SpoolDir: cfg.SpoolDir,
 		Logger:   log,
 
-		ChmodIgnore: cfg.ChmodIgnore,
-		StatfsSize:  cfg.StatfsSize,
+		ChmodIgnore:   cfg.ChmodIgnore,
+		StatfsSize:    cfg.StatfsSize,
+		PrefetchFiles: prefetchFiles(cfg.Prefetch),
 	})
 	server, err := fusefs.Mount(mountPoint, fsys, fusefs.MountConfig{
 		FSName:             cfg.FSName,
@@ -179,4 +180,13 @@ func poolConfig(cfg *mountopts.Config, log *slog.Logger) pool.Config {
 		Logger:     log,
 		Debug:      cfg.Debug,
 	}
+}
+
+// prefetchFiles maps prefetch=N to fusefs.Config.PrefetchFiles, where 0
+// is the default and none is negative.
+func prefetchFiles(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
