@@ -107,6 +107,7 @@ func (f *FS) readOpened(n *fileNode, p string) {
 	if parent == nil {
 		return
 	}
+	budget, workers := f.prefetchBudget(), f.prefetchWorkers() // before fp.mu: a leaf
 	fp := &f.prefetch
 	fp.mu.Lock()
 	defer fp.mu.Unlock()
@@ -130,7 +131,6 @@ func (f *FS) readOpened(n *fileNode, p string) {
 		fp.stopLocked(dir, w)
 		return
 	}
-	budget := f.prefetchBudget()
 	next := name
 	for range f.cfg.PrefetchFiles {
 		if next = nextFile(l, next); next == "" {
@@ -152,7 +152,7 @@ func (f *FS) readOpened(n *fileNode, p string) {
 		fp.bytes += fi.Size()
 		fp.queue = append(fp.queue, prefetchJob{parent: parent, dir: dir, fi: fi, fetched: l.Started})
 	}
-	for fp.workers < f.prefetchWorkers() && fp.workers < len(fp.queue) {
+	for fp.workers < workers && fp.workers < len(fp.queue) {
 		fp.workers++
 		go f.prefetchWorker()
 	}
