@@ -32,10 +32,10 @@
 //
 // and these are leaves, taken with nothing after them: pendingFiles.mu,
 // contentVersions.mu, exactTimes.mu, uploadOwner.mu, handle.fillMu (then
-// only the cache's own locks), freeSpace.mu, pieceState.mu, pieceIndex.mu,
-// dirHandle.mu, filePrefetch.mu. The last three are never held across the network: a piece
-// is fetched under the block cache's single flight only (pieces.go), and
-// an open directory's listing is loaded once under dirHandle.mu, which
+// only the cache's own locks), freeSpace.mu, filePrefetch.mu,
+// pieceState.mu, pieceIndex.mu, dirHandle.mu. The last three are never
+// held across the network: a piece is fetched under the block cache's
+// single flight only (pieces.go), and an open directory's listing is loaded once under dirHandle.mu, which
 // READDIRPLUS's lookups then take only to read it (dirhandle.go).
 //
 //   - fileNode.ioMu serialises loading, writing, truncating and uploading
