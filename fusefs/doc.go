@@ -35,8 +35,9 @@
 // only the cache's own locks), freeSpace.mu, filePrefetch.mu,
 // pieceState.mu, pieceIndex.mu, dirHandle.mu. The last three are never
 // held across the network: a piece is fetched under the block cache's
-// single flight only (pieces.go), and an open directory's listing is loaded once under dirHandle.mu, which
-// READDIRPLUS's lookups then take only to read it (dirhandle.go).
+// single flight only (pieces.go), and an open directory's listing is
+// loaded once under dirHandle.mu, which READDIRPLUS's lookups then take
+// only to read it (dirhandle.go).
 //
 //   - fileNode.ioMu serialises loading, writing, truncating and uploading
 //     one file's spool, so an upload never sends a file half-way through a
