@@ -5,8 +5,12 @@ import (
 	"errors"
 	"math"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
+
+	"github.com/ftpsfs/ftpsfs/pool/priority"
 )
 
 // BlockKey names one block of one version of a remote file.
@@ -33,6 +37,7 @@ type BlockKey struct {
 // fills should return slices sized to their data.
 type Blocks struct {
 	maxBytes int64
+	patience atomic.Pointer[func() time.Duration] // see SetPatience
 
 	mu        sync.Mutex                       // guards the fields below
 	lru       *simplelru.LRU[BlockKey, []byte] // evicted by bytes, not by count
@@ -52,7 +57,17 @@ var errFillPanicked = errors.New("cache: block fill panicked")
 type blockFlight struct {
 	flight[[]byte]
 	ctxErr bool
+	// bg: the fill is background work (read-ahead, prefetch), started
+	// under fillCtx. A foreground caller joining it promotes fillCtx and
+	// waits only the patience for it (see join).
+	bg      bool
+	fillCtx context.Context
 }
+
+// DefaultPatience is how long a foreground Get waits for a background
+// fill of its block before fetching on its own, unless SetPatience says
+// otherwise: a few round trips on a slow link.
+const DefaultPatience = 100 * time.Millisecond
 
 // BlockStats is a snapshot of a Blocks' counters.
 type BlockStats struct {
@@ -79,6 +94,21 @@ func NewBlocks(maxBytes int64) *Blocks {
 	return b
 }
 
+// SetPatience sets how long a foreground Get waits for a background fill
+// it joined (asked at each wait, so it can follow a measured round trip).
+// A result ≤ 0 means DefaultPatience.
+func (b *Blocks) SetPatience(patience func() time.Duration) { b.patience.Store(&patience) }
+
+// Patience is how long a foreground caller waits for background work.
+func (b *Blocks) Patience() time.Duration {
+	if p := b.patience.Load(); p != nil {
+		if d := (*p)(); d > 0 {
+			return d
+		}
+	}
+	return DefaultPatience
+}
+
 // MaxBytes is the cache's bound.
 func (b *Blocks) MaxBytes() int64 { return b.maxBytes }
 
@@ -101,6 +131,12 @@ func (b *Blocks) onRemoveLocked(key BlockKey, data []byte) {
 // filler's ctx ended (not its own) retries, filling itself if need be.
 // A block larger than the cache is returned but not kept.
 //
+// A fill started under a background ctx (package priority) is background
+// work: a foreground caller that joins it promotes it, waits for it no
+// longer than Patience, then fills on its own (the background result is
+// then not stored), and retries on any error of it, since background
+// work gives up quietly (e.g. preempted).
+//
 // The returned slice is shared: callers must not modify it.
 func (b *Blocks) Get(ctx context.Context, key BlockKey, fill func(ctx context.Context) ([]byte, error)) ([]byte, error) {
 	b.mu.Lock()
@@ -114,30 +150,55 @@ func (b *Blocks) Get(ctx context.Context, key BlockKey, fill func(ctx context.Co
 		// b.mu is held here.
 		f := b.inflight[key]
 		if f == nil {
-			f = &blockFlight{flight: *newFlight[[]byte]()}
+			f = &blockFlight{flight: *newFlight[[]byte](), bg: priority.IsBackground(ctx), fillCtx: ctx}
 			b.inflight[key] = f
 			b.mu.Unlock()
 			return b.fill(ctx, key, f, fill)
 		}
 		b.mu.Unlock()
-
-		if err := f.wait(ctx); err != nil {
-			return nil, err
+		data, again, err := b.join(ctx, key, f)
+		if !again {
+			return data, err
 		}
-		if f.err == nil || !f.ctxErr {
-			return f.val, f.err
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		// The filler gave up, not us: try again. Another waiter may have
-		// refilled the block or started a fill meanwhile.
+		// Look again: another waiter may have refilled the block or
+		// started a fill meanwhile.
 		b.mu.Lock()
 		if data, ok := b.lru.Get(key); ok {
 			b.mu.Unlock()
 			return data, nil
 		}
 	}
+}
+
+// join waits for the fill f of key. again says that its result is not the
+// caller's to take (the filler gave up, or background work was too slow
+// for a foreground caller) and the caller should look again.
+func (b *Blocks) join(ctx context.Context, key BlockKey, f *blockFlight) (data []byte, again bool, err error) {
+	takeOver := f.bg && !priority.IsBackground(ctx)
+	if takeOver {
+		priority.Promote(f.fillCtx)
+		ended, err := f.waitFor(ctx, b.Patience())
+		if err != nil {
+			return nil, false, err
+		}
+		if !ended {
+			// Not making progress: the caller fills on its own, and later
+			// callers join that fill instead.
+			b.mu.Lock()
+			b.disownLocked(key, f)
+			b.mu.Unlock()
+			return nil, true, nil
+		}
+	} else if err := f.wait(ctx); err != nil {
+		return nil, false, err
+	}
+	if f.err == nil || !f.ctxErr && !takeOver {
+		return f.val, false, f.err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	return nil, true, nil
 }
 
 // fill runs fill for f's waiters and stores a good result unless the

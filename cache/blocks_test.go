@@ -9,6 +9,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
+	"time"
+
+	"github.com/ftpsfs/ftpsfs/pool/priority"
 )
 
 func key(path string, idx int64) BlockKey { return BlockKey{Path: path, Version: "v1", Index: idx} }
@@ -430,4 +433,130 @@ func BenchmarkBlocksGetParallel(b *testing.B) {
 	if s := c.Stats(); s.Misses != 0 {
 		b.Errorf("%d misses in a hit benchmark", s.Misses)
 	}
+}
+
+func TestBlocksForegroundJoinPromotesBackgroundFill(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := NewBlocks(1 << 20)
+		var calls atomic.Int64
+		fill := func(ctx context.Context) ([]byte, error) {
+			calls.Add(1)
+			<-priority.Promoted(ctx) // a background request waits its turn until promoted
+			return []byte("data"), nil
+		}
+		bgDone := make(chan error, 1)
+		go func() {
+			_, err := b.Get(priority.Background(context.Background()), key("/f", 0), fill)
+			bgDone <- err
+		}()
+		synctest.Wait()
+		data, err := b.Get(context.Background(), key("/f", 0), fill)
+		if err != nil || string(data) != "data" {
+			t.Fatalf("foreground Get = %q, %v", data, err)
+		}
+		if err := <-bgDone; err != nil {
+			t.Errorf("background Get: %v", err)
+		}
+		if c := calls.Load(); c != 1 {
+			t.Errorf("fill calls = %d, want 1 (the foreground caller shares the promoted fill)", c)
+		}
+	})
+}
+
+func TestBlocksForegroundTakesOverStalledBackgroundFill(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := NewBlocks(1 << 20)
+		b.SetPatience(func() time.Duration { return 40 * time.Millisecond })
+		release := make(chan struct{})
+		stalled := func(ctx context.Context) ([]byte, error) {
+			<-release
+			return []byte("late"), nil
+		}
+		bgDone := make(chan error, 1)
+		go func() {
+			_, err := b.Get(priority.Background(context.Background()), key("/f", 0), stalled)
+			bgDone <- err
+		}()
+		synctest.Wait()
+		start := time.Now()
+		data, err := b.Get(context.Background(), key("/f", 0), fillWith([]byte("own")))
+		if err != nil || string(data) != "own" {
+			t.Fatalf("foreground Get = %q, %v; want its own fill", data, err)
+		}
+		if waited := time.Since(start); waited != 40*time.Millisecond {
+			t.Errorf("foreground waited %v, want the patience (40ms)", waited)
+		}
+		close(release)
+		if err := <-bgDone; err != nil {
+			t.Errorf("background Get: %v", err)
+		}
+		if got, ok := b.Peek(key("/f", 0)); !ok || string(got) != "own" {
+			t.Errorf("cached %q, %v; the overtaken background result must not replace the foreground one", got, ok)
+		}
+	})
+}
+
+func TestBlocksBackgroundJoinWaitsForBackgroundFill(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := NewBlocks(1 << 20)
+		b.SetPatience(func() time.Duration { return time.Millisecond })
+		release := make(chan struct{})
+		var calls atomic.Int64
+		slow := func(ctx context.Context) ([]byte, error) {
+			calls.Add(1)
+			<-release
+			return []byte("data"), nil
+		}
+		errs := make(chan error, 2)
+		for range 2 {
+			go func() {
+				_, err := b.Get(priority.Background(context.Background()), key("/f", 0), slow)
+				errs <- err
+			}()
+		}
+		synctest.Wait()
+		time.Sleep(time.Second)
+		close(release)
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Errorf("Get: %v", err)
+			}
+		}
+		if c := calls.Load(); c != 1 {
+			t.Errorf("fill calls = %d, want 1 (background never takes over background)", c)
+		}
+	})
+}
+
+func TestBlocksForegroundRetriesFailedBackgroundFill(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := NewBlocks(1 << 20)
+		preempted := errors.New("preempted")
+		release := make(chan struct{})
+		bgDone := make(chan error, 1)
+		go func() {
+			_, err := b.Get(priority.Background(context.Background()), key("/f", 0), func(context.Context) ([]byte, error) {
+				<-release
+				return nil, preempted
+			})
+			bgDone <- err
+		}()
+		synctest.Wait()
+		fg := make(chan []byte, 1)
+		go func() {
+			data, err := b.Get(context.Background(), key("/f", 0), fillWith([]byte("own")))
+			if err != nil {
+				t.Errorf("foreground Get: %v (a background failure is not the foreground's)", err)
+			}
+			fg <- data
+		}()
+		synctest.Wait()
+		close(release)
+		if err := <-bgDone; !errors.Is(err, preempted) {
+			t.Errorf("background Get err = %v, want preempted", err)
+		}
+		if data := <-fg; string(data) != "own" {
+			t.Errorf("foreground got %q, want its own fill", data)
+		}
+	})
 }

@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // flight is one load in progress, shared by every caller that asks for the
@@ -38,6 +39,26 @@ func (f *flight[T]) wait(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// waitFor is wait bounded by patience: ended is false if the load was
+// still running when patience ran out.
+func (f *flight[T]) waitFor(ctx context.Context, patience time.Duration) (ended bool, err error) {
+	select {
+	case <-f.done:
+		return true, nil
+	default:
+	}
+	t := time.NewTimer(patience)
+	defer t.Stop()
+	select {
+	case <-f.done:
+		return true, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	case <-t.C:
+		return false, nil
 	}
 }
 

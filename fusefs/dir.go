@@ -89,7 +89,7 @@ func (d *dirNode) readdir(ctx context.Context) (string, *cache.Listing, []fuse.D
 	if err != nil {
 		return dir, nil, nil, toErrno(d.fsys.log, "readdir", dir, err)
 	}
-	d.fsys.prefetch.used(dir, l)
+	d.fsys.dirAhead.used(dir, l)
 	entries := make([]fuse.DirEntry, 0, len(l.Names)+2)
 	// The kernel does not add "." and ".."; ls -a and some programs expect them.
 	self := d.StableAttr().Ino

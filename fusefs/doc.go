@@ -63,11 +63,12 @@
 //
 // and these are leaves, taken with nothing after them: pendingFiles.mu,
 // contentVersions.mu, exactTimes.mu, uploadOwner.mu, handle.fillMu (then
-// only the cache's own locks), freeSpace.mu, pieceState.mu, pieceIndex.mu,
-// dirHandle.mu. The last three are never held across the network: a piece
-// is fetched under the block cache's single flight only (pieces.go), and
-// an open directory's listing is loaded once under dirHandle.mu, which
-// READDIRPLUS's lookups then take only to read it (dirhandle.go).
+// only the cache's own locks), freeSpace.mu, filePrefetch.mu,
+// pieceState.mu, pieceIndex.mu, dirHandle.mu. The last three are never
+// held across the network: a piece is fetched under the block cache's
+// single flight only (pieces.go), and an open directory's listing is
+// loaded once under dirHandle.mu, which READDIRPLUS's lookups then take
+// only to read it (dirhandle.go).
 //
 //   - dirPrefetch.mu, a leaf too, guards the prefetch queue, the recent
 //     uses of directories and the count of loads in flight. Never held
@@ -100,6 +101,28 @@
 //     the network: it is that stream's use).
 //   - freeSpace.mu is held across one AVBL round trip, so concurrent
 //     statfs calls share one question.
+//   - filePrefetch.mu guards the reading order followed per directory, the
+//     queue of files to fetch ahead and the bytes fetched ahead; never held
+//     across the network. A prefetch takes a file node's mu only to see
+//     whether the file has a spool, and holds no handle and no ioMu.
+//
+// # Work done ahead of need
+//
+// Read-ahead lanes (lanes.go) and small files fetched ahead
+// (prefetchfiles.go) are background work (package pool/priority): the
+// pool serves a program's requests first. A read that needs a block such
+// work is fetching promotes that fill and waits for it at most the block
+// cache's patience (8 round trips, at least 50 ms: about one small
+// transfer; see FS.patience), then fetches on its own. When a program opens the files of a directory in
+// listing order (a few out of order still count), the next 8 regular
+// files of one block at most are fetched into the block cache under the
+// keys their opens will use, by about connections/2 workers that end when
+// nothing is queued, and within min(cache_size/8, 8 MiB) of bytes fetched
+// and not opened yet (64 directories followed at most). A prefetch never
+// changes what is read: a file with a spool, or no longer listed as it
+// was queued, is skipped, checked again once its cache flight is
+// registered so that any later local change (InvalidatePath) disowns it;
+// a file changed on the server gets new keys from its new listing.
 //
 // dirHandle (an open directory) has no lock: go-fuse serialises the
 // requests on one handle, and its listing is immutable.

@@ -33,6 +33,10 @@ type Config struct {
 	// DirPrefetch is how many listings of subdirectories may be fetched
 	// ahead of a tree walk at once (prefetchdirs.go); 0 turns it off.
 	DirPrefetch int
+	// PrefetchFiles is how many small files are fetched ahead of a program
+	// reading a directory's files in listing order (prefetchfiles.go);
+	// 0 is the default (8), < 0 none.
+	PrefetchFiles int
 	// SharedWithOthers: other local users see the mount (allow_other), so
 	// an entry shown before its listing has ended gets no group or other
 	// permissions (see earlyEntry).
@@ -56,7 +60,8 @@ type FS struct {
 	chmodRefused, modeWarned atomic.Bool
 	space                    freeSpace
 	pieces                   pieceIndex   // cached ranges of isolated reads
-	prefetch                 *dirPrefetch // listings fetched ahead of a walk; nil when off
+	prefetch                 filePrefetch // small files fetched ahead of a program reading them in order
+	dirAhead                 *dirPrefetch // listings fetched ahead of a walk; nil when off
 }
 
 // New builds the tree; Root() is handed to go-fuse.
@@ -76,8 +81,12 @@ func New(remote Remote, dirs *cache.Dirs, blocks *cache.Blocks, cfg Config) *FS 
 	if cfg.StatfsSize <= 0 {
 		cfg.StatfsSize = 1 << 40
 	}
+	if cfg.PrefetchFiles == 0 {
+		cfg.PrefetchFiles = defaultPrefetch
+	}
 	f := &FS{remote: remote, dirs: dirs, blocks: blocks, cfg: cfg, log: cfg.Logger, mounted: time.Now(), owner: processOwner()}
-	f.prefetch = newDirPrefetch(dirs, cfg.DirPrefetch, f.loader)
+	f.dirAhead = newDirPrefetch(dirs, cfg.DirPrefetch, f.loader)
+	blocks.SetPatience(f.patience)
 	return f
 }
 

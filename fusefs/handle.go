@@ -49,6 +49,9 @@ var (
 )
 
 func (f *FS) newHandle(n *fileNode, p string, fi fs.FileInfo, ver string, writable bool) *handle {
+	if !writable {
+		f.readOpened(n, p)
+	}
 	return &handle{fsys: f, node: n, path: p, info: fi, ver: ver, size: fi.Size(), writable: writable,
 		own: blockStream{reader: f.openReader(p, fi.Size()), next: -1}, ra: newReadAhead()}
 }

@@ -3,6 +3,8 @@ package fusefs
 import (
 	"context"
 	"time"
+
+	"github.com/ftpsfs/ftpsfs/pool/priority"
 )
 
 // Parallel ranged reads. FTP has no ranged GET: a range is a REST + RETR
@@ -171,7 +173,9 @@ func (h *handle) lane(chunk int64) {
 			if stale {
 				break // the reader went elsewhere
 			}
-			_, err := h.fsys.blocks.Get(ra.ctx, h.key(b), func(ctx context.Context) ([]byte, error) {
+			// Each block is background work of its own, so a read that
+			// joins it promotes that block only (cache.Blocks.Get).
+			_, err := h.fsys.blocks.Get(priority.Background(ra.ctx), h.key(b), func(ctx context.Context) ([]byte, error) {
 				return fill(ctx, b)
 			})
 			ra.progressed()
@@ -200,8 +204,12 @@ func (ra *readAhead) progressed() {
 // awaitLane waits while block idx belongs to a chunk a lane is fetching
 // and is not cached yet, so that a read never fetches the lane's blocks
 // on the handle's stream (which would then reopen at every other block).
+// It waits no longer than the block cache's patience: a lane is background
+// work, which a read never waits long for; the read then fetches itself.
 func (h *handle) awaitLane(ctx context.Context, idx int64) {
 	ra := h.ra
+	timer := time.NewTimer(h.fsys.blocks.Patience())
+	defer timer.Stop()
 	for {
 		ra.mu.Lock()
 		claimed := false
@@ -218,8 +226,30 @@ func (h *handle) awaitLane(ctx context.Context, idx int64) {
 		}
 		select {
 		case <-wake:
+		case <-timer.C:
+			return
 		case <-ctx.Done():
 			return
 		}
 	}
 }
+
+// patience is how long a read waits for background work (a lane, a
+// prefetch) before fetching on its own: a few round trips, measured where
+// the remote tells them. It is about what one small transfer takes (data
+// connection, its TLS handshake, RETR, the reply): a fetch under way
+// usually ends within it, so waiting beats a second download, while one
+// that is stuck or held back costs the read little.
+func (f *FS) patience() time.Duration {
+	if lo, ok := f.remote.(LaneOpener); ok {
+		if rtt := lo.RoundTrip(); rtt > 0 {
+			return max(8*rtt, minPatience)
+		}
+	}
+	return 0 // the cache's default
+}
+
+// minPatience keeps a read on a fast link from giving up on background
+// work that is about to deliver: on loopback a TLS data connection alone
+// takes milliseconds.
+const minPatience = 50 * time.Millisecond

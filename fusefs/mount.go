@@ -65,7 +65,7 @@ func Mount(dir string, f *FS, mc MountConfig) (*fuse.Server, error) {
 	}
 	go func() {
 		server.Serve()
-		f.prefetch.close() // unmounted: nobody walks any more
+		f.dirAhead.close() // unmounted: nobody walks any more
 	}()
 	if err := server.WaitMount(); err != nil {
 		_ = server.Unmount()

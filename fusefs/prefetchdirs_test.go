@@ -129,7 +129,7 @@ func TestPrefetchListsSubdirsOfReaddir(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "prefetch of every subdirectory", func() bool {
-		return fsys.prefetch.idle() && !slices.ContainsFunc(subs, func(s string) bool { return g.count(s) == 0 })
+		return fsys.dirAhead.idle() && !slices.ContainsFunc(subs, func(s string) bool { return g.count(s) == 0 })
 	})
 	for _, sub := range subs {
 		if _, err := os.Stat(filepath.Join(mnt, sub, "f")); err != nil {
@@ -161,7 +161,7 @@ func TestPrefetchBoundsLoadsInFlight(t *testing.T) {
 	}
 	close(g.release)
 	waitFor(t, "the rest of the prefetch", func() bool {
-		return fsys.prefetch.idle() && !slices.ContainsFunc(subs, func(s string) bool { return g.count(s) == 0 })
+		return fsys.dirAhead.idle() && !slices.ContainsFunc(subs, func(s string) bool { return g.count(s) == 0 })
 	})
 	if p := g.peak.Load(); p > 2 {
 		t.Errorf("peak %d prefetch loads at once; want at most 2", p)
@@ -179,14 +179,14 @@ func TestPrefetchDoesNotCascadeUnused(t *testing.T) {
 	if _, err := os.ReadDir(mnt); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "prefetch of /a and /b", func() bool { return fsys.prefetch.idle() && g.count("/a") == 1 && g.count("/b") == 1 })
+	waitFor(t, "prefetch of /a and /b", func() bool { return fsys.dirAhead.idle() && g.count("/a") == 1 && g.count("/b") == 1 })
 	if n := g.count("/a/inner") + g.count("/b/inner"); n != 0 {
 		t.Fatalf("unused prefetched listings cascaded: %d listings of inner", n)
 	}
 	if _, err := os.ReadDir(filepath.Join(mnt, "a")); err != nil { // the walk comes to /a
 		t.Fatal(err)
 	}
-	waitFor(t, "prefetch of /a/inner", func() bool { return fsys.prefetch.idle() && g.count("/a/inner") == 1 })
+	waitFor(t, "prefetch of /a/inner", func() bool { return fsys.dirAhead.idle() && g.count("/a/inner") == 1 })
 	if n := g.count("/b/inner"); n != 0 {
 		t.Errorf("/b/inner listed %d times; nobody walked /b", n)
 	}

@@ -52,6 +52,9 @@ const (
 	// per entry while it is read (some 250 MB at most), where directories
 	// people keep rarely reach 100,000 entries.
 	DefaultMaxListing = 250_000
+	// DefaultPrefetch is how many small files are fetched ahead of a
+	// program reading a directory's files in listing order.
+	DefaultPrefetch = 8
 )
 
 // Config is everything the command needs to mount, fully defaulted and validated.
@@ -91,6 +94,7 @@ type Config struct {
 	MaxListing  int           // entries one directory listing may have
 	DirPrefetch int           // listings fetched ahead at once; 0 off, default max(1, Connections/2)
 	CacheSize   int64         // block cache bytes
+	Prefetch    int           // small files fetched ahead of a walk in listing order; 0 none
 	SpoolDir    string        // "" lets the writer pick os.TempDir()
 
 	// process
@@ -117,6 +121,7 @@ func defaultConfig() *Config {
 		CacheSize:    defaultCacheSize,
 		MaxListing:   DefaultMaxListing,
 		DirPrefetch:  -1, // connections/2 unless given (finish)
+		Prefetch:     DefaultPrefetch,
 	}
 }
 

@@ -76,6 +76,7 @@ func TestDocDefaultsMatchConfig(t *testing.T) {
 		"entry_timeout": c.EntryTimeout.String(),
 		"cache_size":    formatSize(c.CacheSize),
 		"max_listing":   strconv.Itoa(c.MaxListing),
+		"prefetch":      strconv.Itoa(c.Prefetch),
 		"tls_min":       tlsVersionName(c.TLSMin),
 		"tls_max":       tlsVersionName(c.TLSMax),
 	}

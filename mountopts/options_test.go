@@ -20,7 +20,7 @@ func TestDefaults(t *testing.T) {
 		Host: "files.example.com", Port: 990, User: "alice", Root: "/pub", TLS: TLSImplicit,
 		TLSMin: tls.VersionTLS12, TLSMax: tls.VersionTLS13, Connections: 8, Timeout: 30 * time.Second,
 		UID: -1, GID: -1, AttrTimeout: time.Second, EntryTimeout: time.Second,
-		DirCacheTTL: 30 * time.Second, CacheSize: 256 << 20, MaxListing: 250000, DirPrefetch: 4,
+		DirCacheTTL: 30 * time.Second, CacheSize: 256 << 20, MaxListing: 250000, DirPrefetch: 4, Prefetch: 8,
 		FSName: "ftps://alice@files.example.com:990/pub",
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -45,6 +45,8 @@ func TestOptions(t *testing.T) {
 		{[]string{"dir-prefetch=6", "connections=2"}, func(c *Config) bool { return c.DirPrefetch == 6 }},
 		{[]string{"connections=6"}, func(c *Config) bool { return c.DirPrefetch == 3 }},
 		{[]string{"connections=1"}, func(c *Config) bool { return c.DirPrefetch == 1 }},
+		{[]string{"prefetch=0"}, func(c *Config) bool { return c.Prefetch == 0 }},
+		{[]string{"prefetch=64"}, func(c *Config) bool { return c.Prefetch == 64 }},
 		{[]string{"dir_cache_ttl=0"}, func(c *Config) bool { return c.DirCacheTTL == 0 }},
 		{[]string{"dir-cache-ttl=2m"}, func(c *Config) bool { return c.DirCacheTTL == 2*time.Minute }},
 		{[]string{"dir_cache_ttl=90"}, func(c *Config) bool { return c.DirCacheTTL == 90*time.Second }},
@@ -132,6 +134,7 @@ func TestOptionErrors(t *testing.T) {
 		{"connections=65", `bad value "65" for connections`},
 		{"max_listing=0", `bad value "0" for max_listing: want a whole number from 1 to 100000000`},
 		{"dir_prefetch=65", `bad value "65" for dir_prefetch: want a whole number from 0 to 64`},
+		{"prefetch=65", `bad value "65" for prefetch: want a whole number from 0 to 64`},
 		{"connections=+4", `bad value "+4" for connections`},
 		{"connections=4\n", `bad value "4\n" for connections`},
 		{"timeout=0", `bad value "0" for timeout: want a duration above zero`},

@@ -140,6 +140,12 @@ var table = []option{
 			st.cfg.DirPrefetch, err = parseIntRange(v, 0, 64)
 			return err
 		}},
+	{name: "prefetch", arg: "N", def: "8", group: "cache",
+		help: "small files fetched ahead while a directory's files are read in listing order, up to 64; 0 turns it off",
+		value: func(st *state, v string) (err error) {
+			st.cfg.Prefetch, err = parseIntRange(v, 0, 64)
+			return err
+		}},
 	{name: "attr_timeout", arg: "DURATION", def: "1s", group: "cache",
 		help:  "how long the kernel caches file attributes",
 		value: durationSetter(func(c *Config) *time.Duration { return &c.AttrTimeout })},

@@ -75,9 +75,10 @@ func serve(mountPoint string, cfg *mountopts.Config, stderr io.Writer) (int, err
 		SpoolDir: cfg.SpoolDir,
 		Logger:   log,
 
-		ChmodIgnore: cfg.ChmodIgnore,
-		StatfsSize:  cfg.StatfsSize,
-		DirPrefetch: cfg.DirPrefetch,
+		ChmodIgnore:   cfg.ChmodIgnore,
+		StatfsSize:    cfg.StatfsSize,
+		DirPrefetch:   cfg.DirPrefetch,
+		PrefetchFiles: prefetchFiles(cfg.Prefetch),
 
 		SharedWithOthers: cfg.AllowOther,
 	})
@@ -175,4 +176,13 @@ func poolConfig(cfg *mountopts.Config, log *slog.Logger) pool.Config {
 		Logger:     log,
 		Debug:      cfg.Debug,
 	}
+}
+
+// prefetchFiles maps prefetch=N to fusefs.Config.PrefetchFiles, where 0
+// is the default and none is negative.
+func prefetchFiles(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
