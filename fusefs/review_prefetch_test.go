@@ -2,6 +2,7 @@ package fusefs
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"sync/atomic"
 	"testing"
@@ -71,5 +72,41 @@ func TestReviewJoinedFailedPrefetchKeepsInflightBound(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if c := cur.Load(); c > 1 {
 		t.Errorf("%d prefetch loads in flight with dir_prefetch=1", c)
+	}
+}
+
+// REVIEW: failures are not remembered, and "each listing queues its
+// children once" is forgotten with the parent's walked entry after
+// prefetchIdle. A program that touches /home once every few seconds (a
+// lookup answered from the same cached listing) re-queues every
+// subdirectory; the ones the server refuses (550: other users' homes) are
+// listed again each time: a LIST storm of up to 256 failing commands every
+// 3 s, for as long as /home's listing is cached, with no program listing
+// anything new.
+func TestReviewFailedPrefetchesAreNotRepeatedByIdleUses(t *testing.T) {
+	dirs := cache.NewDirs(time.Minute, 100, nil)
+	var lists atomic.Int64
+	loader := func(dir string) func(context.Context) ([]fs.FileInfo, error) {
+		return func(ctx context.Context) ([]fs.FileInfo, error) {
+			lists.Add(1)
+			return nil, fs.ErrPermission // 550
+		}
+	}
+	p := newDirPrefetch(dirs, 4, loader)
+	defer p.close()
+	home := dirListing("u1", "u2", "u3", "u4", "u5", "u6", "u7", "u8")
+	p.used("/home", home)
+	waitFor(t, "the first prefetch round", func() bool { return p.idle() && lists.Load() == 8 })
+	for i := range 2 {
+		time.Sleep(prefetchIdle + 100*time.Millisecond)
+		// Any other directory's new listing (here an empty one) prunes
+		// /home's walked entry, and with it the memory that /home's
+		// listing already queued its children.
+		p.used(fmt.Sprintf("/elsewhere%d", i), dirListing())
+		p.used("/home", home) // a lookup in /home, answered from the same listing
+	}
+	waitFor(t, "prefetcher idle", p.idle)
+	if n := lists.Load(); n != 8 {
+		t.Errorf("%d LISTs of /home's 8 refused subdirectories after 3 uses of one listing; want 8", n)
 	}
 }
