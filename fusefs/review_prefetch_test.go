@@ -153,3 +153,22 @@ func TestReviewSlowListingDoesNotDropQueuedSiblings(t *testing.T) {
 		}
 	}
 }
+
+// REVIEW: pruneLocked scans the whole walked map on every first use of a
+// listing, under dirPrefetch.mu, on the lookup/readdir path; walked holds
+// every directory used in the last 3 s. A walk over a tree whose listings
+// are cached (a second find within dir_cache_ttl) uses thousands of
+// directories a second, so the cost is quadratic in the walk's speed: here
+// 40,000 directories used back to back.
+func TestReviewUsedIsNotQuadratic(t *testing.T) {
+	p := newDirPrefetch(cache.NewDirs(time.Minute, 10, nil), 1, nil)
+	p.close()
+	empty := dirListing()
+	start := time.Now()
+	for i := range 40000 {
+		p.used(fmt.Sprintf("/t/d%d", i), empty)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("40,000 uses took %v", took)
+	}
+}
