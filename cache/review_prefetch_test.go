@@ -3,6 +3,8 @@ package cache
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"io/fs"
 	"testing"
 	"time"
@@ -50,5 +52,36 @@ func TestReviewJoinBetweenRetryCheckAndFinish(t *testing.T) {
 	}
 	if bad > 0 {
 		t.Errorf("%d of %d joiners got the background load's error", bad, runs)
+	}
+}
+
+// REVIEW: "a load that ran out of time is not retried" checks only
+// context.DeadlineExceeded. The pool reports a server silent past
+// timeout= on a socket (deadlineConn, a data connection that never
+// connects) as os.ErrDeadlineExceeded (wrapNet), so such a joined prefetch
+// is retried and its joiner waits a second timeout.
+func TestReviewNetworkTimeoutIsNotRetried(t *testing.T) {
+	d := NewDirs(time.Minute, 10, nil)
+	started := make(chan struct{}, 4)
+	release := make(chan struct{})
+	calls := 0
+	load := func(ctx context.Context) ([]fs.FileInfo, error) {
+		calls++
+		started <- struct{}{}
+		<-release
+		return nil, fmt.Errorf("MLSD /a: %w (read tcp: i/o timeout)", os.ErrDeadlineExceeded)
+	}
+	d.Prefetch(context.Background(), "/a", load)
+	<-started
+	got := make(chan error, 1)
+	go func() {
+		_, err := d.Get(context.Background(), "/a", load)
+		got <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // joined, promoted
+	close(release)
+	<-got
+	if calls != 1 {
+		t.Errorf("a load that timed out on the network was run %d times; want once", calls)
 	}
 }
