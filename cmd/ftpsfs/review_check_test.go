@@ -167,3 +167,35 @@ func TestReviewCheckDebugHidesPassword(t *testing.T) {
 		t.Errorf("no masked PASS in the debug output: is -d logging at all?\n%.2000s", b)
 	}
 }
+
+func TestReviewCheckEndlessGreeting(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				line := []byte("220-" + strings.Repeat("x", 200) + "\r\n")
+				for {
+					if _, err := c.Write(line); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	t.Setenv("FTPSFS_PASSWORD", "chk-Secret-42")
+	start := time.Now()
+	code, _, errOut := runCheckCmd(t, "ftpes://u@"+ln.Addr().String()+"/", "-o", "timeout=2s")
+	t.Logf("took %v exit %d: %s", time.Since(start), code, errOut)
+	if code != exitFailure || strings.Count(errOut, "\n") != 1 || time.Since(start) > 2500*time.Millisecond {
+		t.Errorf("exit %d after %v: %q", code, time.Since(start), errOut)
+	}
+}
