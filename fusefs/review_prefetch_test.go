@@ -172,3 +172,41 @@ func TestReviewUsedIsNotQuadratic(t *testing.T) {
 		t.Errorf("40,000 uses took %v", took)
 	}
 }
+
+// REVIEW: "when full the oldest entry goes: the walk has moved on from
+// it" holds for a breadth-first walk only. find, du, rsync and ls -R walk
+// depth-first: when the walk enters the first subdirectory of a large
+// directory, its children push out the oldest queued siblings, which are
+// exactly the ones the walk visits next, while siblings it reaches last
+// (perhaps after dir_cache_ttl) are kept and fetched.
+func TestReviewFullQueueKeepsTheWalksNextSiblings(t *testing.T) {
+	dirs := cache.NewDirs(time.Minute, 1000, nil)
+	hold := make(chan struct{})
+	defer close(hold)
+	loader := func(string) func(context.Context) ([]fs.FileInfo, error) {
+		return func(ctx context.Context) ([]fs.FileInfo, error) {
+			select { // a slow server: nothing drains the queue meanwhile
+			case <-hold:
+			case <-ctx.Done():
+			}
+			return nil, ctx.Err()
+		}
+	}
+	p := newDirPrefetch(dirs, 1, loader)
+	defer p.close()
+	var big []string
+	for i := range 300 {
+		big = append(big, fmt.Sprintf("s%03d", i))
+	}
+	p.used("/big", dirListing(big...))
+	var kids []string
+	for i := range 20 {
+		kids = append(kids, fmt.Sprintf("k%02d", i))
+	}
+	p.used("/big/s000", dirListing(kids...)) // the walk enters the first one
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.queued["/big/s001"] {
+		t.Errorf("/big/s001, the walk's next directory after /big/s000's subtree, was dropped from the queue; /big/s255 queued: %v", p.queued["/big/s255"])
+	}
+}
