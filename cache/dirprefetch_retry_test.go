@@ -4,19 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"io/fs"
+	"os"
 	"testing"
 	"time"
 )
 
-// REVIEW: Prefetch decides whether to retry a failed background load
-// (IsBackground(lctx)) after load returns but before finish takes d.mu and
-// unregisters the flight. A program that joins in that window promotes a
-// load that will not be retried and gets the background error, which the
-// doc says a joiner must never get. Probabilistic: the window is a few
-// instructions wide.
-func TestReviewJoinBetweenRetryCheckAndFinish(t *testing.T) {
+// A program that joins a failing background load just as it returns (after
+// load, before the flight ends) never gets the background error: the
+// retry is decided where joins count themselves. Probabilistic: the window
+// was a few instructions wide.
+func TestPrefetchJoinAtLoadEndNeverGetsBackgroundError(t *testing.T) {
 	errPreempted := errors.New("background work preempted")
 	bad := 0
 	const runs = 3000
@@ -55,12 +53,10 @@ func TestReviewJoinBetweenRetryCheckAndFinish(t *testing.T) {
 	}
 }
 
-// REVIEW: "a load that ran out of time is not retried" checks only
-// context.DeadlineExceeded. The pool reports a server silent past
-// timeout= on a socket (deadlineConn, a data connection that never
-// connects) as os.ErrDeadlineExceeded (wrapNet), so such a joined prefetch
-// is retried and its joiner waits a second timeout.
-func TestReviewNetworkTimeoutIsNotRetried(t *testing.T) {
+// A joined prefetch that hit a network deadline (the pool reports a server
+// silent past timeout= as os.ErrDeadlineExceeded) is not retried: its
+// joiner would wait a second timeout.
+func TestPrefetchJoinedNetworkTimeoutNotRetried(t *testing.T) {
 	d := NewDirs(time.Minute, 10, nil)
 	started := make(chan struct{}, 4)
 	release := make(chan struct{})
