@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"os"
 
 	"github.com/ftpsfs/ftpsfs/pool/priority"
 )
@@ -52,7 +53,7 @@ func (d *Dirs) Prefetch(ctx context.Context, dir string, load func(ctx context.C
 // says so at most once per flight.
 func (d *Dirs) retryLocked(f *dirFlight, err error) bool {
 	if err == nil || f.prefetch == nil || f.waiters == 0 || f.prefetch.Err() != nil || f.ctx.Err() != nil ||
-		errors.Is(err, context.DeadlineExceeded) {
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
 		return false
 	}
 	f.prefetch = nil
