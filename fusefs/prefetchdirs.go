@@ -156,8 +156,12 @@ func (p *dirPrefetch) pump() {
 			return
 		}
 		load := p.loader(it.dir)
+		// Dirs.Prefetch runs this again, in the foreground, for a program
+		// that joined a failed load: that run is the program's, and the
+		// prefetch is counted out once.
+		var once sync.Once
 		started := p.dirs.Prefetch(p.ctx, it.dir, func(ctx context.Context) ([]fs.FileInfo, error) {
-			defer p.done()
+			defer once.Do(p.done)
 			return load(ctx)
 		})
 		if !started { // fresh or loading already

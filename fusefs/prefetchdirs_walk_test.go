@@ -20,13 +20,11 @@ func dirListing(names ...string) *cache.Listing {
 	return &cache.Listing{Entries: m, Names: names, Started: time.Now(), Arrived: time.Now()}
 }
 
-// REVIEW: a prefetch that a program joined and that failed is retried by
-// cache.Dirs.Prefetch, which calls the load function twice; the
-// prefetcher's wrapper runs "defer p.done()" on each call, so inflight is
-// decremented twice for one increment. Every joined failing prefetch (a
-// 550 directory the walk reaches while it is being prefetched) leaves one
-// more load allowed: dir_prefetch stops bounding anything.
-func TestReviewJoinedFailedPrefetchKeepsInflightBound(t *testing.T) {
+// A prefetch that a program joined and that failed (a 550 directory the
+// walk reaches while it is being prefetched) is retried by
+// cache.Dirs.Prefetch, which calls the load function again; it is still
+// counted out of inflight once, so dir_prefetch keeps bounding.
+func TestPrefetchJoinedFailureKeepsInflightBound(t *testing.T) {
 	dirs := cache.NewDirs(time.Minute, 100, nil)
 	release := make(chan struct{})
 	var cur, peak atomic.Int64
@@ -76,15 +74,11 @@ func TestReviewJoinedFailedPrefetchKeepsInflightBound(t *testing.T) {
 	}
 }
 
-// REVIEW: failures are not remembered, and "each listing queues its
-// children once" is forgotten with the parent's walked entry after
-// prefetchIdle. A program that touches /home once every few seconds (a
-// lookup answered from the same cached listing) re-queues every
-// subdirectory; the ones the server refuses (550: other users' homes) are
-// listed again each time: a LIST storm of up to 256 failing commands every
-// 3 s, for as long as /home's listing is cached, with no program listing
-// anything new.
-func TestReviewFailedPrefetchesAreNotRepeatedByIdleUses(t *testing.T) {
+// A program that touches /home once every few seconds (a lookup answered
+// from the same cached listing) does not re-queue its subdirectories, and
+// the ones the server refuses (550: other users' homes) are not listed
+// again: no storm of up to 256 failing LISTs every prefetchIdle.
+func TestPrefetchFailuresNotRepeatedByIdleUses(t *testing.T) {
 	dirs := cache.NewDirs(time.Minute, 100, nil)
 	var lists atomic.Int64
 	loader := func(dir string) func(context.Context) ([]fs.FileInfo, error) {
@@ -112,15 +106,12 @@ func TestReviewFailedPrefetchesAreNotRepeatedByIdleUses(t *testing.T) {
 	}
 }
 
-// REVIEW: the 3 s "nobody walks there" clock runs from the last listing a
-// program *received*, not from the last one it asked for. A walk that
-// waits for a slow listing (here the walk's own next directory, /a/s0,
-// which it joined while it was being prefetched) counts as gone: when
-// that load ends, its done() pumps the queue before the program's used()
-// refreshes /a, and every queued sibling of /a is dropped. On a server
-// whose listings take more than 3 s - where prefetch would help most -
-// a walk gets at most dir_prefetch listings ahead and then none.
-func TestReviewSlowListingDoesNotDropQueuedSiblings(t *testing.T) {
+// A walk that waits for a slow listing (here its own next directory,
+// /a/s0, which it joined while it was being prefetched) is still walking
+// /a: when that load ends and the queue is pumped, /a's queued siblings
+// are still wanted. On a server whose listings take longer than
+// prefetchIdle, where prefetch helps most, the walk stays ahead.
+func TestPrefetchSlowListingKeepsQueuedSiblings(t *testing.T) {
 	dirs := cache.NewDirs(time.Minute, 100, nil)
 	var mu sync.Mutex
 	listed := map[string]int{}
@@ -154,13 +145,11 @@ func TestReviewSlowListingDoesNotDropQueuedSiblings(t *testing.T) {
 	}
 }
 
-// REVIEW: pruneLocked scans the whole walked map on every first use of a
-// listing, under dirPrefetch.mu, on the lookup/readdir path; walked holds
-// every directory used in the last 3 s. A walk over a tree whose listings
-// are cached (a second find within dir_cache_ttl) uses thousands of
-// directories a second, so the cost is quadratic in the walk's speed: here
-// 40,000 directories used back to back.
-func TestReviewUsedIsNotQuadratic(t *testing.T) {
+// used costs no scan of every recently used directory: a walk over a tree
+// whose listings are cached (a second find within dir_cache_ttl) uses
+// thousands of directories a second, here 40,000 back to back, under
+// dirPrefetch.mu on the lookup/readdir path.
+func TestPrefetchUsedIsNotQuadratic(t *testing.T) {
 	p := newDirPrefetch(cache.NewDirs(time.Minute, 10, nil), 1, nil)
 	p.close()
 	empty := dirListing()
@@ -173,13 +162,11 @@ func TestReviewUsedIsNotQuadratic(t *testing.T) {
 	}
 }
 
-// REVIEW: "when full the oldest entry goes: the walk has moved on from
-// it" holds for a breadth-first walk only. find, du, rsync and ls -R walk
-// depth-first: when the walk enters the first subdirectory of a large
-// directory, its children push out the oldest queued siblings, which are
-// exactly the ones the walk visits next, while siblings it reaches last
-// (perhaps after dir_cache_ttl) are kept and fetched.
-func TestReviewFullQueueKeepsTheWalksNextSiblings(t *testing.T) {
+// find, du, rsync and ls -R walk depth-first: when the walk enters the
+// first subdirectory of a large directory and the queue is full, its
+// children push out the siblings the walk reaches last, not the ones it
+// visits next.
+func TestPrefetchFullQueueKeepsTheWalksNextSiblings(t *testing.T) {
 	dirs := cache.NewDirs(time.Minute, 1000, nil)
 	hold := make(chan struct{})
 	defer close(hold)
