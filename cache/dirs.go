@@ -414,3 +414,6 @@ func (d *Dirs) Stats() DirStats {
 	defer d.mu.Unlock()
 	return DirStats{Hits: d.hits, Misses: d.misses, Loads: d.loads, Swept: d.swept, Entries: d.lru.Len(), Bytes: d.bytes}
 }
+
+// TTL is how long a listing is kept after it arrived.
+func (d *Dirs) TTL() time.Duration { return d.ttl }

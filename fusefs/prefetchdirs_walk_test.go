@@ -197,3 +197,41 @@ func TestPrefetchFullQueueKeepsTheWalksNextSiblings(t *testing.T) {
 		t.Errorf("/big/s001, the walk's next directory after /big/s000's subtree, was dropped from the queue; /big/s255 queued: %v", p.queued["/big/s255"])
 	}
 }
+
+// A program waiting in a directory below a parent (its own lookup or
+// readdir of a slow listing, not a prefetch it joined) keeps the parent's
+// queued children wanted, however long it waits.
+func TestPrefetchWaitingProgramKeepsQueuedSiblings(t *testing.T) {
+	dirs := cache.NewDirs(time.Minute, 100, nil)
+	release := make(chan struct{})
+	var mu sync.Mutex
+	listed := map[string]int{}
+	loader := func(dir string) func(context.Context) ([]fs.FileInfo, error) {
+		return func(ctx context.Context) ([]fs.FileInfo, error) {
+			mu.Lock()
+			listed[dir]++
+			mu.Unlock()
+			if dir == "/a/s0" {
+				<-release
+			}
+			return nil, nil
+		}
+	}
+	p := newDirPrefetch(dirs, 1, loader)
+	defer p.close()
+	p.used("/a", dirListing("s0", "s1", "s2"))
+	end := p.waiting("/a/x/deep") // the walk waits for a slow listing below /a
+	p.mu.Lock()
+	p.parents["/a"].lastUse = time.Now().Add(-prefetchIdle - time.Second) // as if it waited that long
+	p.mu.Unlock()
+	close(release)
+	waitFor(t, "prefetcher idle", p.idle)
+	end()
+	mu.Lock()
+	defer mu.Unlock()
+	for _, s := range []string{"/a/s1", "/a/s2"} {
+		if listed[s] == 0 {
+			t.Errorf("%s never prefetched, though a program waited below /a", s)
+		}
+	}
+}
