@@ -76,7 +76,11 @@ func scriptServer(t *testing.T, greet string, replies map[string]string) string 
 	return ln.Addr().String()
 }
 
-func TestReviewCheckFailsCleanly(t *testing.T) {
+// check against a server that fails each way (silent, no TLS, no
+// handshake, bad password, untrusted certificate, plain on the implicit
+// port, refused) exits with failure and one error line, within its
+// timeout, leaving no goroutines behind.
+func TestCheckFailsCleanly(t *testing.T) {
 	cases := []struct {
 		name, url string
 		addr      func(t *testing.T) string
@@ -145,7 +149,7 @@ func TestReviewCheckFailsCleanly(t *testing.T) {
 
 // With -d the conversation goes to the process's stderr (not run's): no
 // password in it, also when the login fails.
-func TestReviewCheckDebugHidesPassword(t *testing.T) {
+func TestCheckDebugHidesPassword(t *testing.T) {
 	srv := startCheckServer(t, testserver.EmbeddedOptions{})
 	f, err := os.CreateTemp(t.TempDir(), "stderr")
 	if err != nil {
@@ -168,7 +172,9 @@ func TestReviewCheckDebugHidesPassword(t *testing.T) {
 	}
 }
 
-func TestReviewCheckEndlessGreeting(t *testing.T) {
+// A greeting that never ends (continuation lines forever) fails check
+// within its timeout, with one error line.
+func TestCheckEndlessGreetingEnds(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
