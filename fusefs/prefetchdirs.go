@@ -75,7 +75,7 @@ type parentQueue struct {
 type prefetchItem struct{ dir, parent string }
 
 func newDirPrefetch(dirs *cache.Dirs, max int, loader func(string) func(context.Context) ([]fs.FileInfo, error)) *dirPrefetch {
-	if max <= 0 {
+	if max <= 0 || dirs.TTL() <= 0 { // a cache that keeps nothing has nothing to fetch ahead into
 		return nil
 	}
 	ctx, stop := context.WithCancel(context.Background())

@@ -235,3 +235,12 @@ func TestPrefetchWaitingProgramKeepsQueuedSiblings(t *testing.T) {
 		}
 	}
 }
+
+// With a listing cache that keeps nothing (dir_cache_ttl=0) there is no
+// prefetcher: every listing it queued would be refused by Dirs.Prefetch.
+func TestPrefetchOffWithoutListingCache(t *testing.T) {
+	if p := newDirPrefetch(cache.NewDirs(0, 10, nil), 4, nil); p != nil {
+		p.close()
+		t.Error("a prefetcher over a cache that keeps nothing")
+	}
+}
