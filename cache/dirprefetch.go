@@ -17,7 +17,8 @@ import (
 // (join). Its result is stored like any other, whether
 // or not anyone joined (that is the point), unless a change disowns it
 // (Update, Invalidate): a listing that started before a local change is
-// never stored.
+// never stored. A stored prefetch enters the LRU as most recently used,
+// ahead of listings programs use: simplelru cannot add at the cold end.
 //
 // ctx is the lifetime of prefetching, not a request's: its values go to
 // load and its end stops the load (unmount). load bounds itself (its own
