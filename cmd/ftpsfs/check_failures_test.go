@@ -87,7 +87,9 @@ func TestCheckFailsCleanly(t *testing.T) {
 		opts      string
 	}{
 		{"silent greeting, TLS", "ftpes", func(t *testing.T) string { return scriptServer(t, "", nil) }, "timeout=1s"},
-		{"AUTH TLS refused", "ftpes", func(t *testing.T) string { return scriptServer(t, "220 hi", map[string]string{"AUTH": "502 no TLS here"}) }, "timeout=1s"},
+		{"AUTH TLS refused", "ftpes", func(t *testing.T) string {
+			return scriptServer(t, "220 hi", map[string]string{"AUTH": "502 no TLS here"})
+		}, "timeout=1s"},
 		{"AUTH TLS accepted, no handshake", "ftpes", func(t *testing.T) string { return scriptServer(t, "220 hi", map[string]string{"AUTH": "!234 go"}) }, "timeout=1s"},
 		{"bad password, TLS", "ftpes", func(t *testing.T) string {
 			srv := startCheckServer(t, testserver.EmbeddedOptions{})
