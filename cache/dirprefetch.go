@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"os"
 
 	"github.com/ftpsfs/ftpsfs/pool/priority"
 )
@@ -16,34 +17,47 @@ import (
 // (join). Its result is stored like any other, whether
 // or not anyone joined (that is the point), unless a change disowns it
 // (Update, Invalidate): a listing that started before a local change is
-// never stored.
+// never stored. A stored prefetch enters the LRU as most recently used,
+// ahead of listings programs use: simplelru cannot add at the cold end.
 //
 // ctx is the lifetime of prefetching, not a request's: its values go to
 // load and its end stops the load (unmount). load bounds itself (its own
 // deadline), as for Get. A background load that fails is only retried,
-// once and in the foreground, if a program joined it: the pool may have
-// preempted it before the promotion reached it, and the joiner must not
-// get that error. A load that ran out of time is not retried (its
-// deadline was the joiners' bound too). An unjoined failure is dropped
-// quietly (nothing stored).
+// once and in the foreground, if a program waits for it when it ends: the
+// pool may have preempted it before the promotion reached it, and the
+// joiner must not get that error. finish decides that under Dirs.mu, so a
+// program that joins at the last moment is either seen or starts its own
+// load. A load that ran out of time (its context's deadline, or a network
+// deadline) is not retried: its deadline was the joiners' bound too. An
+// unjoined failure is dropped quietly (nothing stored).
 func (d *Dirs) Prefetch(ctx context.Context, dir string, load func(ctx context.Context) ([]fs.FileInfo, error)) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if _, ok := d.freshLocked(dir, false); ok || d.inflight[dir] != nil || ctx.Err() != nil || d.ttl <= 0 {
 		return false
 	}
-	d.startLocked(priority.Background(ctx), dir, func(lctx context.Context) ([]fs.FileInfo, error) {
+	f := d.startLocked(priority.Background(ctx), dir, func(lctx context.Context) ([]fs.FileInfo, error) {
 		// startLocked detached lctx from ctx; the end of prefetching still
 		// stops it.
 		lctx, cancel := context.WithCancel(lctx)
 		defer cancel()
 		stop := context.AfterFunc(ctx, cancel)
 		defer stop()
-		entries, err := load(lctx)
-		if err != nil && !priority.IsBackground(lctx) && lctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
-			entries, err = load(lctx)
-		}
-		return entries, err
+		return load(lctx)
 	})
+	f.prefetch = ctx // the load goroutine reads it in finish, under d.mu
+	return true
+}
+
+// retryLocked says whether a prefetch f that ended with err is to run
+// again, in the foreground, instead of publishing err (see Prefetch); it
+// says so at most once per flight.
+func (d *Dirs) retryLocked(f *dirFlight, err error) bool {
+	if err == nil || f.prefetch == nil || f.waiters == 0 || f.prefetch.Err() != nil || f.ctx.Err() != nil ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+		return false
+	}
+	f.prefetch = nil
+	priority.Promote(f.ctx) // already done by the joiner; the retry must not be background
 	return true
 }

@@ -64,6 +64,9 @@ type dirFlight struct {
 	// arriving are its entries so far (partial.go); set before the load
 	// starts, closed when it ends or is disowned.
 	arriving *arrivals
+	// prefetch is the prefetching lifetime of a background load that may
+	// still be retried once (Prefetch); nil otherwise. Guarded by Dirs.mu.
+	prefetch context.Context
 }
 
 // DirStats is a snapshot of a Dirs' counters.
@@ -272,20 +275,31 @@ func (d *Dirs) startLocked(ctx context.Context, dir string, load func(ctx contex
 	d.inflight[dir] = f
 	d.loads++
 	go func() {
-		entries, err := load(lctx)
-		d.finish(dir, f, entries, err)
+		for {
+			entries, err := load(lctx)
+			if d.finish(dir, f, entries, err) {
+				return
+			}
+		}
 	}()
 	return f
 }
 
 // finish publishes a load's result to its waiters and, unless the load was
-// disowned or the cache keeps nothing, stores it.
-func (d *Dirs) finish(dir string, f *dirFlight, entries []fs.FileInfo, err error) {
+// disowned or the cache keeps nothing, stores it. It returns false instead
+// when the load is to run again (retryLocked): decided under d.mu, where
+// joins count themselves, so no joiner comes between the decision and the
+// result.
+func (d *Dirs) finish(dir string, f *dirFlight, entries []fs.FileInfo, err error) bool {
 	var l *Listing
 	if err == nil {
 		l = newListing(entries, f.started, d.now())
 	}
 	d.mu.Lock()
+	if d.retryLocked(f, err) {
+		d.mu.Unlock()
+		return false
+	}
 	if d.inflight[dir] == f {
 		delete(d.inflight, dir)
 	}
@@ -297,6 +311,7 @@ func (d *Dirs) finish(dir string, f *dirFlight, entries []fs.FileInfo, err error
 	f.arriving.close()
 	f.cancel(nil)
 	close(f.done)
+	return true
 }
 
 // disownLocked stops f's result from being stored and lets later Gets of
@@ -399,3 +414,6 @@ func (d *Dirs) Stats() DirStats {
 	defer d.mu.Unlock()
 	return DirStats{Hits: d.hits, Misses: d.misses, Loads: d.loads, Swept: d.swept, Entries: d.lru.Len(), Bytes: d.bytes}
 }
+
+// TTL is how long a listing is kept after it arrived.
+func (d *Dirs) TTL() time.Duration { return d.ttl }

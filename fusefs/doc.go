@@ -70,10 +70,15 @@
 // loaded once under dirHandle.mu, which READDIRPLUS's lookups then take
 // only to read it (dirhandle.go).
 //
-//   - dirPrefetch.mu, a leaf too, guards the prefetch queue, the recent
-//     uses of directories and the count of loads in flight. Never held
-//     across the network, nor while calling into the listing cache
-//     (Dirs.Prefetch is called after it is released).
+//   - dirPrefetch.mu, a leaf too, guards the prefetch queue (per parent,
+//     with each parent's last use), the programs waiting in directories,
+//     what it remembers (which listing queued a directory's children, the
+//     directories prefetched lately) and the count of loads in flight.
+//     Never held across the network, nor while calling into the listing
+//     cache (Dirs.Prefetch is called after it is released; a load's end
+//     takes it from inside the cache's load goroutine, which holds no
+//     cache lock then). Every operation under it is O(depth) or O(queued
+//     parents), never a scan of every directory used.
 //   - fileNode.ioMu serialises loading, writing, truncating and uploading
 //     one file's spool, so an upload never sends a file half-way through a
 //     write. It IS held across the network: the download before the first

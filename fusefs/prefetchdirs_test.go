@@ -104,7 +104,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func (p *dirPrefetch) idle() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.inflight == 0 && len(p.queue) == 0
+	return p.inflight == 0 && p.n == 0
 }
 
 func subdirTree(r *fakeRemote, n int) []string {
@@ -267,26 +267,36 @@ func TestPrefetchStopsAtUnmount(t *testing.T) {
 	}
 }
 
-// The queue keeps the newest entries when full (the walk has moved on
-// from the oldest), and an entry whose parent nobody walked for
-// prefetchIdle is dropped, not loaded.
+// The queue holds at most prefetchQueueMax entries; when full, a new
+// listing's children push out the tail of the parent used longest ago
+// (what a depth-first walk reaches last), and an entry whose parent
+// nobody walked for prefetchIdle is dropped, not loaded.
 func TestPrefetchQueueBounds(t *testing.T) {
 	p := newDirPrefetch(cache.NewDirs(time.Minute, 10, nil), 1, func(string) func(context.Context) ([]fs.FileInfo, error) {
 		t.Error("a dropped entry was loaded")
 		return nil
 	})
 	defer p.close()
+	kids := func(parent string, n int) []string {
+		var out []string
+		for i := range n {
+			out = append(out, fmt.Sprintf("%s/%d", parent, i))
+		}
+		return out
+	}
+	now := time.Now()
 	p.mu.Lock()
-	for i := range prefetchQueueMax + 10 {
-		p.pushLocked(prefetchItem{dir: fmt.Sprintf("/old/%d", i), parent: "/old"})
+	p.queueLocked("/old", kids("/old", prefetchQueueMax), now.Add(-time.Second))
+	p.queueLocked("/new", kids("/new", 10), now)
+	if p.n != prefetchQueueMax || len(p.queued) != prefetchQueueMax {
+		t.Errorf("queue holds %d (%d marked), want %d", p.n, len(p.queued), prefetchQueueMax)
 	}
-	if n := len(p.queue); n != prefetchQueueMax {
-		t.Errorf("queue holds %d, want %d", n, prefetchQueueMax)
+	if !p.queued["/old/245"] || p.queued["/old/246"] || !p.queued["/new/9"] {
+		t.Errorf("kept /old/245 %v, /old/246 %v, /new/9 %v; want /old's tail dropped", p.queued["/old/245"], p.queued["/old/246"], p.queued["/new/9"])
 	}
-	if first := p.queue[0].dir; first != "/old/10" {
-		t.Errorf("oldest kept is %s, want /old/10", first)
+	for _, q := range p.parents {
+		q.lastUse = now.Add(-prefetchIdle - time.Second)
 	}
-	p.walked["/old"] = walkState{at: time.Now().Add(-prefetchIdle - time.Second)}
 	p.mu.Unlock()
 	if it, ok := p.next(); ok {
 		t.Errorf("next gave %v, whose parent nobody walks", it)
@@ -296,15 +306,15 @@ func TestPrefetchQueueBounds(t *testing.T) {
 	}
 }
 
-// A program inside a directory keeps its parent walked, so the parent's
-// queued subdirectories stay wanted while the walk is below it.
+// A program inside a directory, at any depth, keeps its ancestors walked,
+// so their queued subdirectories stay wanted while the walk is below them.
 func TestPrefetchUseInsideKeepsParentWalked(t *testing.T) {
 	p := newDirPrefetch(cache.NewDirs(time.Minute, 10, nil), 1, nil)
 	p.close() // nothing may load: only the bookkeeping is under test
 	old := time.Now().Add(-prefetchIdle - time.Second)
-	p.walked["/p"] = walkState{at: old}
-	p.used("/p/a", &cache.Listing{Arrived: time.Now()})
-	if at := p.walked["/p"].at; !at.After(old) {
-		t.Errorf("/p last walked %v; a use of /p/a should refresh it", at)
+	p.parents["/p"] = &parentQueue{dirs: []string{"/p/x"}, lastUse: old}
+	p.used("/p/a/b/c", &cache.Listing{Arrived: time.Now()})
+	if at := p.parents["/p"].lastUse; !at.After(old) {
+		t.Errorf("/p last walked %v; a use of /p/a/b/c should refresh it", at)
 	}
 }

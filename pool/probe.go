@@ -109,7 +109,7 @@ func Probe(ctx context.Context, cfg Config, dir string) (*ProbeReport, error) {
 // previous one (check opens several in turn).
 func probeDial(ctx context.Context, d *dialer, r *ProbeReport) (*conn, error) {
 	for attempt := 1; ; attempt++ {
-		d.watch.transcript = newProbeTranscript(r) // this connection's conversation
+		d.watch.transcript = newProbeTranscript(r, d.cfg.Password) // this connection's conversation
 		c, err := d.dial(ctx)
 		if err == nil || attempt == 4 || replyCode(err) != 421 {
 			return c, err

@@ -61,19 +61,37 @@ func watchLogin(d *dialer, r *ProbeReport) {
 // report shows. The conversation is lockstep, so a line is a reply when it
 // starts with a code or continues a multi-line reply, and a command
 // otherwise; commands are kept only as their verb (PASS's argument is the
-// password).
+// password), and the password is masked in whatever a server says.
+//
+// The debug output tees what the library reads, which may go on past the
+// reply it returns: a server that sends its USER reply and the start of
+// another in one write has both read, and the library then writes PASS
+// while the transcript is inside that second reply. So after a chunk that
+// went on past the end of a reply, a write shaped like a command (one
+// line, a verb first: jlaffaye/ftp writes each command in one write) is
+// taken for the client's, never for a line of the reply.
 type probeTranscript struct {
-	r       *ProbeReport
-	partial []byte
-	verb    string   // the last command sent; "" before the first
-	code    string   // the multi-line reply being read; "" between replies
-	lines   []string // its lines, codes stripped, as textproto returns them
+	r        *ProbeReport
+	password string // masked in the report
+	partial  []byte
+	verb     string   // the last command sent; "" before the first
+	code     string   // the multi-line reply being read; "" between replies
+	lines    []string // its lines, codes stripped, as textproto returns them
+	ahead    bool     // the last chunk went on past the end of a reply
 }
 
-func newProbeTranscript(r *ProbeReport) *probeTranscript { return &probeTranscript{r: r} }
+func newProbeTranscript(r *ProbeReport, password string) *probeTranscript {
+	return &probeTranscript{r: r, password: password}
+}
 
 func (p *probeTranscript) Write(b []byte) (int, error) {
 	n := len(b)
+	if p.ahead && isCommandWrite(b) {
+		p.ahead = false
+		p.command(string(b))
+		return n, nil
+	}
+	ended := false
 	for len(b) > 0 {
 		i := bytes.IndexByte(b, '\n')
 		if i < 0 {
@@ -86,39 +104,74 @@ func (p *probeTranscript) Write(b []byte) (int, error) {
 		}
 		line := string(append(p.partial, b[:i]...))
 		p.partial = p.partial[:0]
-		p.line(strings.TrimRight(line, "\r"))
+		if p.line(strings.TrimRight(line, "\r")) {
+			ended = true
+		}
 		b = b[i+1:]
 	}
+	p.ahead = ended && (p.code != "" || len(p.partial) > 0)
 	return n, nil
 }
 
-func (p *probeTranscript) line(line string) {
+// isCommandWrite says whether b is one command line as the library
+// writes it: a verb of letters, then a space or the line's end.
+func isCommandWrite(b []byte) bool {
+	line, ok := bytes.CutSuffix(b, []byte("\r\n"))
+	if !ok || bytes.IndexByte(line, '\n') >= 0 {
+		return false
+	}
+	verb, _, _ := bytes.Cut(line, []byte(" "))
+	if len(verb) < 3 || len(verb) > 4 {
+		return false
+	}
+	for _, c := range verb {
+		if (c < 'A' || c > 'Z') && (c < 'a' || c > 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+// command notes a command's verb; the rest is never kept.
+func (p *probeTranscript) command(line string) {
+	verb, _, _ := strings.Cut(line, " ")
+	p.verb = strings.ToUpper(strings.TrimRight(verb, "\r\n"))
+}
+
+// line takes one line of the conversation; it reports whether a reply
+// ended with it.
+func (p *probeTranscript) line(line string) bool {
 	if p.code != "" {
 		if rest, ok := strings.CutPrefix(line, p.code+" "); ok {
 			p.reply(p.code, append(p.lines, rest))
-			return
+			return true
 		}
 		p.lines = append(p.lines, strings.TrimPrefix(line, p.code+"-"))
-		return
+		return false
 	}
 	if len(line) >= 4 && isCode(line[:3]) && (line[3] == ' ' || line[3] == '-') {
 		if line[3] == '-' {
 			p.code, p.lines = line[:3], []string{line[4:]}
-			return
+			return false
 		}
 		p.reply(line[:3], []string{line[4:]})
-		return
+		return true
 	}
 	if len(line) == 3 && isCode(line) {
 		p.reply(line, []string{""})
-		return
+		return true
 	}
-	verb, _, _ := strings.Cut(line, " ")
-	p.verb = strings.ToUpper(verb)
+	p.command(line)
+	return false
 }
 
 func (p *probeTranscript) reply(code string, lines []string) {
 	p.code, p.lines = "", nil
+	if p.password != "" {
+		for i, l := range lines {
+			lines[i] = strings.ReplaceAll(l, p.password, "****")
+		}
+	}
 	msg := strings.Join(lines, "\n")
 	switch {
 	case p.verb == "" && code == "220" && p.r.Greeting == "":
