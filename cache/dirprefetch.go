@@ -23,9 +23,10 @@ import (
 // ctx is the lifetime of prefetching, not a request's: its values go to
 // load and its end stops the load (unmount). load bounds itself (its own
 // deadline), as for Get. A background load that fails is only retried,
-// once and in the foreground, if a program waits for it when it ends: the
-// pool may have preempted it before the promotion reached it, and the
-// joiner must not get that error. finish decides that under Dirs.mu, so a
+// once and in the foreground, if a program waits for it when it ends and
+// it failed only by giving way (ErrGaveWay): the pool may have preempted
+// it before the promotion reached it, and the joiner must not get that
+// error. finish decides that under Dirs.mu, so a
 // program that joins at the last moment is either seen or starts its own
 // load. A load that ran out of time (its context's deadline, or a network
 // deadline) is not retried: its deadline was the joiners' bound too. An
@@ -49,11 +50,19 @@ func (d *Dirs) Prefetch(ctx context.Context, dir string, load func(ctx context.C
 	return true
 }
 
+// ErrGaveWay marks a background load's failure that says nothing about
+// the directory: the load gave way to programs (the pool preempted it, or
+// dropped it as slow). Only such a failure is retried for a program that
+// joined; any other (refused, too large) is the directory's answer, and a
+// second listing would only double what it cost. The prefetch's load
+// function wraps its error with it.
+var ErrGaveWay = errors.New("background load gave way to programs")
+
 // retryLocked says whether a prefetch f that ended with err is to run
 // again, in the foreground, instead of publishing err (see Prefetch); it
 // says so at most once per flight.
 func (d *Dirs) retryLocked(f *dirFlight, err error) bool {
-	if err == nil || f.prefetch == nil || f.waiters == 0 || f.prefetch.Err() != nil || f.ctx.Err() != nil ||
+	if !errors.Is(err, ErrGaveWay) || f.prefetch == nil || f.waiters == 0 || f.prefetch.Err() != nil || f.ctx.Err() != nil ||
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
 		return false
 	}

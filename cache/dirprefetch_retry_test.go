@@ -15,7 +15,7 @@ import (
 // retry is decided where joins count themselves. Probabilistic: the window
 // was a few instructions wide.
 func TestPrefetchJoinAtLoadEndNeverGetsBackgroundError(t *testing.T) {
-	errPreempted := errors.New("background work preempted")
+	errPreempted := fmt.Errorf("LIST /a: %w", ErrGaveWay)
 	bad := 0
 	const runs = 3000
 	for range runs {
@@ -79,5 +79,37 @@ func TestPrefetchJoinedNetworkTimeoutNotRetried(t *testing.T) {
 	<-got
 	if calls != 1 {
 		t.Errorf("a load that timed out on the network was run %d times; want once", calls)
+	}
+}
+
+// A joined prefetch that failed with the directory's own answer (too
+// large, refused) is not listed again: only giving way is retried. Before,
+// every failure but a deadline was, and a 500,000-entry directory beyond
+// max_listing was received twice, running into the caller's timeout.
+func TestPrefetchJoinedRealFailureNotRetried(t *testing.T) {
+	d := NewDirs(time.Minute, 10, nil)
+	g := newGatedLoad("x")
+	g.err = errors.New("LIST /a: listing too large")
+	calls := 0
+	load := func(ctx context.Context) ([]fs.FileInfo, error) {
+		calls++
+		return g.load(ctx)
+	}
+	d.Prefetch(context.Background(), "/a", load)
+	<-g.started
+	got := make(chan error, 1)
+	go func() {
+		_, err := d.Get(context.Background(), "/a", noLoad(t))
+		got <- err
+	}()
+	for d.Stats().Misses == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	close(g.release)
+	if err := <-got; err == nil || errors.Is(err, ErrGaveWay) {
+		t.Fatalf("joiner got %v; want the directory's own failure", err)
+	}
+	if calls != 1 {
+		t.Errorf("load calls = %d, want 1", calls)
 	}
 }

@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"testing"
 	"time"
@@ -158,7 +159,7 @@ func TestPrefetchStopsWithItsContext(t *testing.T) {
 func TestPrefetchJoinedFailureRetried(t *testing.T) {
 	d := NewDirs(time.Minute, 10, nil)
 	g := newGatedLoad("x")
-	g.err = errors.New("preempted")
+	g.err = fmt.Errorf("LIST /a: %w", ErrGaveWay)
 	calls := 0
 	load := func(ctx context.Context) ([]fs.FileInfo, error) {
 		calls++

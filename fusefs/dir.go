@@ -34,7 +34,7 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	ctx, cancel := d.fsys.opContext(ctx)
 	defer cancel()
 	dir := d.fsys.remotePath(&d.Inode)
-	defer d.fsys.prefetch.waiting(dir)() // a walk waiting here is still walking
+	defer d.fsys.dirAhead.waiting(dir)() // a walk waiting here is still walking
 	fi, ok, err := d.fsys.lookupEntry(ctx, dir, name)
 	if err != nil {
 		return nil, toErrno(d.fsys.log, "lookup", path.Join(dir, name), err)
@@ -86,7 +86,7 @@ func (d *dirNode) readdir(ctx context.Context) (string, *cache.Listing, []fuse.D
 	ctx, cancel := d.fsys.opContext(ctx)
 	defer cancel()
 	dir := d.fsys.remotePath(&d.Inode)
-	defer d.fsys.prefetch.waiting(dir)()
+	defer d.fsys.dirAhead.waiting(dir)()
 	l, err := d.fsys.listing(ctx, dir)
 	if err != nil {
 		return dir, nil, nil, toErrno(d.fsys.log, "readdir", dir, err)

@@ -2,6 +2,8 @@ package fusefs
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io/fs"
 	"path"
 	"slices"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ftpsfs/ftpsfs/cache"
+	"github.com/ftpsfs/ftpsfs/pool"
 	"github.com/ftpsfs/ftpsfs/pool/priority"
 )
 
@@ -285,7 +288,11 @@ func (p *dirPrefetch) pump() {
 		var once sync.Once
 		started := p.dirs.Prefetch(p.ctx, it.dir, func(ctx context.Context) ([]fs.FileInfo, error) {
 			defer once.Do(func() { p.done(it.dir, !priority.IsBackground(ctx)) })
-			return load(ctx)
+			entries, err := load(ctx)
+			if errors.Is(err, pool.ErrPreempted) {
+				err = fmt.Errorf("%w: %w", cache.ErrGaveWay, err)
+			}
+			return entries, err
 		})
 		if !started { // fresh or loading already
 			p.mu.Lock()
