@@ -146,7 +146,7 @@ func (p *Pool) readOnSpare(ctx context.Context, s *spare, path string, buf []byt
 		p.dropSpare(s)
 		return 0, fmt.Errorf("%w: %v", errSpare, err)
 	}
-	p.adopt(s.c, ctx)
+	p.adopt(s.c, ctx, true)
 	// Pipelined: REST's answer is checked before RETR's, so a refused REST
 	// (the transfer would start at 0) is never taken for the piece.
 	var restErr, retrErr error

@@ -33,8 +33,8 @@ func (p *Pool) storeOnSpare(ctx context.Context, s *spare, target string, src io
 		p.dropSpare(s)
 		return fmt.Errorf("%w: %v", errSpare, err)
 	}
-	p.adopt(s.c, ctx)
-	var verdict error // the server's answer about the file
+	p.adopt(s.c, ctx, false) // a command, as the library path's STOR is
+	var verdict error        // the server's answer about the file
 	usable, err := p.run(ctx, s.c, "STOR", target, func() error {
 		ph := s.c.startPhase(p.cfg.Timeout)
 		var err error
@@ -97,7 +97,7 @@ func (p *Pool) sendOnSpare(s *spare, tp *textproto.Conn, ph *phase, target strin
 	}
 	held, err := remoteSize(s.c, target)
 	switch {
-	case err != nil && isReply(err):
+	case err != nil && replyCode(err) != 0: // remoteSize wraps replies in *ReplyError
 		return err, nil
 	case err != nil:
 		return nil, err
@@ -109,8 +109,11 @@ func (p *Pool) sendOnSpare(s *spare, tp *textproto.Conn, ph *phase, target strin
 
 // adopt makes c, lent as the spare (background), the connection of the
 // foreground work under ctx that took it: it no longer counts among
-// background lends, and is never taken back.
-func (p *Pool) adopt(c *conn, ctx context.Context) {
+// background lends, and is never taken back. A read keeps it as a stream
+// (as a Reader's would be); an upload makes it a command's, as the
+// library path's STOR is, so it does not take the stream slot kept free
+// for commands.
+func (p *Pool) adopt(c *conn, ctx context.Context, asStream bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if c.bg {
@@ -119,6 +122,11 @@ func (p *Pool) adopt(c *conn, ctx context.Context) {
 			p.bgStreams--
 		}
 		c.bg = false
+	}
+	if c.stream && !asStream {
+		p.streams--
+		c.stream = false
+		p.signalLocked() // a stream slot came free
 	}
 	c.holder = ctx
 }
@@ -137,13 +145,16 @@ func (p *Pool) storeFast(ctx context.Context, target string, src io.ReaderAt, si
 	if s == nil {
 		return false, nil
 	}
+	ctx, cancel := p.opContext(ctx) // a short wait while the server is not answering, as do gives
+	defer cancel()
 	start := time.Now()
 	err := p.storeOnSpare(ctx, s, target, io.NewSectionReader(src, 0, size), size)
-	p.report("STOR", target, start, err)
 	if errors.Is(err, errSpare) {
+		// Not reported as a failed STOR: the ordinary upload that follows is.
 		p.log.Debug("spare data connection failed; uploading on a fresh one", "path", target, "err", err)
 		return false, nil
 	}
+	p.report("STOR", target, start, err)
 	return true, err
 }
 
