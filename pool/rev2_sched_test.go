@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -73,5 +74,50 @@ func TestRev2ForegroundStreamDialsCountAgainstTheStreamLimit(t *testing.T) {
 	}
 	if len(got) > 2 {
 		t.Errorf("foreground streams hold %d connections of 3, want at most 2 (one left for commands)", len(got))
+	}
+}
+
+// hookHandler calls on for every record whose message is msg.
+type hookHandler struct {
+	msg string
+	on  func()
+}
+
+func (h hookHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h hookHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.on()
+	}
+	return nil
+}
+func (h hookHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h hookHandler) WithGroup(string) slog.Handler      { return h }
+
+// TestRev2PreemptRacesThePut: preempt picks a background holder under
+// Pool.mu but closes its sockets after letting go of the lock. When the
+// holder gives its connection back in between (it finished right at the end
+// of the grace), the connection goes to the idle list healthy, and the cut
+// then lands on it there: the foreground get that waited takes it next and
+// its operation fails with ErrPreempted, which is never retried, so a
+// program gets it. (The hook in the logger only widens the window between
+// Unlock and interrupt; no production code is changed.)
+func TestRev2PreemptRacesThePut(t *testing.T) {
+	srv, _ := startServer(t, testserver.EmbeddedOptions{})
+	var held *conn
+	var p *Pool
+	p = newPool(t, srv, func(c *Config) {
+		c.MaxConns = 1
+		c.Logger = slog.New(hookHandler{msg: "background work preempted for a program's request", on: func() {
+			p.put(held, false) // the holder finishes now
+		}})
+	})
+	bg := priority.Background(ctxT(t))
+	c, err := p.get(bg, useOp, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held = c
+	if _, err := p.Stat(ctxT(t), "/one"); err != nil {
+		t.Errorf("a program's Stat after a background holder gave its connection back at the grace's end: %v", err)
 	}
 }
