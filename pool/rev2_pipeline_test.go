@@ -38,3 +38,47 @@ func TestRev2PipelinedCWD421DropsTheConnection(t *testing.T) {
 		t.Errorf("MKD after a Stat whose CWD got 421: %v (code %d), want the server's 502 on a live connection", err, code)
 	}
 }
+
+// TestRev2PipelinedDuplicateReplyShiftsLaterStats: a server that answers
+// SIZE twice makes pipeline take the duplicate for CWD's reply and MDTM's
+// real reply stays unread; nothing checks that a reply fits its command
+// (213 is no answer to CWD), and the stray-reply check only sees what is
+// already in the buffer. The next Stat on that connection then reads the
+// leftover "213 <timestamp>" as SIZE's reply and reports a size of
+// 20200101000000 bytes for a 3-byte file, and every later command is one
+// reply behind.
+func TestRev2PipelinedDuplicateReplyShiftsLaterStats(t *testing.T) {
+	h := startHostile(t, func(h *hostile) {
+		h.files["/f"] = []byte("hello")
+		h.files["/g"] = []byte("abc")
+		h.reply = func(w net.Conn, verb, arg string) bool {
+			switch {
+			case verb == "FEAT":
+				_, _ = w.Write([]byte("211-Features:\r\n SIZE\r\n MDTM\r\n211 End\r\n"))
+				return true
+			case verb == "SIZE" && arg == "/f":
+				_, _ = w.Write([]byte("213 5\r\n213 5\r\n")) // answered twice
+				return true
+			case verb == "CWD" && (arg == "/f" || arg == "/g"):
+				_, _ = w.Write([]byte("550 not a directory\r\n"))
+				return true
+			case verb == "MDTM":
+				time.Sleep(30 * time.Millisecond) // arrives after the client stopped reading
+				_, _ = w.Write([]byte("213 20200101000000\r\n"))
+				return true
+			}
+			return false
+		}
+	})
+	p := h.pool(func(c *Config) { c.MaxConns = 1; c.IdleCheck = time.Hour })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := p.Stat(ctx, "/f"); err != nil {
+		t.Logf("Stat /f: %v", err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	fi, err := p.Stat(ctx, "/g")
+	if err == nil && fi.Size() != 3 {
+		t.Errorf("Stat /g after a duplicated reply: size %d, want 3 (replies out of step)", fi.Size())
+	}
+}
