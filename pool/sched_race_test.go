@@ -11,11 +11,12 @@ import (
 	"github.com/ftpsfs/ftpsfs/pool/priority"
 )
 
-// TestRev2BackgroundDialsCountAgainstItsLimit: background may hold at most
-// max-1 connections. bgLent only counts a connection once its dial is
-// done, so background gets that start together on a pool with nothing idle
-// all pass roomLocked and dial: background then holds every connection.
-func TestRev2BackgroundDialsCountAgainstItsLimit(t *testing.T) {
+// TestBackgroundDialsCountAgainstItsLimit: background may hold at most
+// max-1 connections, dials in progress included. Before, bgLent counted a
+// connection only once its dial was done, so background gets that started
+// together on a pool with nothing idle all passed roomLocked and dialled:
+// background then held every connection.
+func TestBackgroundDialsCountAgainstItsLimit(t *testing.T) {
 	srv, _ := startServer(t, testserver.EmbeddedOptions{})
 	p := newPool(t, srv, func(c *Config) { c.MaxConns = 3 })
 	bg := priority.Background(ctxT(t))
@@ -47,9 +48,10 @@ func TestRev2BackgroundDialsCountAgainstItsLimit(t *testing.T) {
 	}
 }
 
-// TestRev2ForegroundStreamDialsCountAgainstTheStreamLimit: streams may hold
-// at most max-1 connections; streams are counted only once dialled.
-func TestRev2ForegroundStreamDialsCountAgainstTheStreamLimit(t *testing.T) {
+// TestForegroundStreamDialsCountAgainstTheStreamLimit: streams may hold
+// at most max-1 connections, dials in progress included (before, a stream
+// counted only once dialled).
+func TestForegroundStreamDialsCountAgainstTheStreamLimit(t *testing.T) {
 	srv, _ := startServer(t, testserver.EmbeddedOptions{})
 	p := newPool(t, srv, func(c *Config) { c.MaxConns = 3 })
 	ctx, cancel := context.WithTimeout(ctxT(t), time.Second)
@@ -93,15 +95,14 @@ func (h hookHandler) Handle(_ context.Context, r slog.Record) error {
 func (h hookHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h hookHandler) WithGroup(string) slog.Handler      { return h }
 
-// TestRev2PreemptRacesThePut: preempt picks a background holder under
-// Pool.mu but closes its sockets after letting go of the lock. When the
-// holder gives its connection back in between (it finished right at the end
-// of the grace), the connection goes to the idle list healthy, and the cut
-// then lands on it there: the foreground get that waited takes it next and
-// its operation fails with ErrPreempted, which is never retried, so a
-// program gets it. (The hook in the logger only widens the window between
-// Unlock and interrupt; no production code is changed.)
-func TestRev2PreemptRacesThePut(t *testing.T) {
+// TestPreemptedConnectionGivenBackIsDropped: preempt picks a background
+// holder under Pool.mu but closes its sockets after letting go of the lock.
+// A holder that gives its connection back in between (it finished right at
+// the end of the grace) must not put it on the idle list: the cut would land
+// there, on the program's operation that takes it next, as ErrPreempted,
+// which is never retried. (The hook in the logger only widens the window
+// between Unlock and interrupt.) Before, the connection went idle healthy.
+func TestPreemptedConnectionGivenBackIsDropped(t *testing.T) {
 	srv, _ := startServer(t, testserver.EmbeddedOptions{})
 	var held *conn
 	var p *Pool

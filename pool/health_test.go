@@ -11,12 +11,12 @@ import (
 	"github.com/ftpsfs/ftpsfs/pool/priority"
 )
 
-// TestRev2BackgroundDialDoesNotJudgeTheServer: background work does not
-// judge the server's health (0bc8f3d, lend.go run). But get notes an
-// abandoned dial as a stall for any class (pool/sched.go: p.noteStalled(start)
-// after errAbandoned, and p.noteTimeout on a dial error): a prefetch whose
-// login outlasts its deadline puts the whole mount on short waits.
-func TestRev2BackgroundDialDoesNotJudgeTheServer(t *testing.T) {
+// TestBackgroundDialDoesNotJudgeTheServer: background work does not
+// judge the server's health (see run), its dials included: a prefetch whose
+// login outlasts its deadline must not put the whole mount on short waits.
+// Before, get noted an abandoned dial as a stall (and a dial's timeout) for
+// any class.
+func TestBackgroundDialDoesNotJudgeTheServer(t *testing.T) {
 	h := startHostile(t, func(h *hostile) {
 		h.greet = func(w net.Conn) error { // a greeting that never comes
 			_, _ = io.Copy(io.Discard, w)

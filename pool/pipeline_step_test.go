@@ -7,14 +7,13 @@ import (
 	"time"
 )
 
-// TestRev2PipelinedCWD421DropsTheConnection: a Stat of a file pipelines
+// TestPipelinedCWD421DropsTheConnection: a Stat of a file pipelines
 // SIZE and CWD; a server that answers CWD with 421 and closes has ended the
-// session, yet SIZE's 213 makes the Stat succeed and the dead connection goes
-// back to the idle list as healthy. The next operation on it (here a
-// non-idempotent MKD, which is not retried) fails with a broken connection
-// instead of the server's answer. Before the pipeline, CWD was only sent
-// after SIZE failed, and its 421 dropped the connection.
-func TestRev2PipelinedCWD421DropsTheConnection(t *testing.T) {
+// session, so the connection is dropped even though SIZE's 213 answered the
+// Stat. Before, it went back to the idle list as healthy and the next
+// operation on it (here a non-idempotent MKD, which is not retried) failed
+// with a broken connection instead of the server's answer.
+func TestPipelinedCWD421DropsTheConnection(t *testing.T) {
 	h := startHostile(t, func(h *hostile) {
 		h.files["/f"] = []byte("hello")
 		h.reply = func(w net.Conn, verb, arg string) bool {
@@ -39,15 +38,14 @@ func TestRev2PipelinedCWD421DropsTheConnection(t *testing.T) {
 	}
 }
 
-// TestRev2PipelinedDuplicateReplyShiftsLaterStats: a server that answers
-// SIZE twice makes pipeline take the duplicate for CWD's reply and MDTM's
-// real reply stays unread; nothing checks that a reply fits its command
-// (213 is no answer to CWD), and the stray-reply check only sees what is
-// already in the buffer. The next Stat on that connection then reads the
-// leftover "213 <timestamp>" as SIZE's reply and reports a size of
-// 20200101000000 bytes for a 3-byte file, and every later command is one
-// reply behind.
-func TestRev2PipelinedDuplicateReplyShiftsLaterStats(t *testing.T) {
+// TestDuplicatedReplyDoesNotShiftLaterStats: a server that answers
+// SIZE twice gives pipeline a 213 where CWD's reply belongs, which no CWD
+// is answered with: the connection is out of step and dropped. Before,
+// nothing checked that a reply fits its command, MDTM's real reply stayed
+// unread (the stray-reply check only sees what is already buffered), and the
+// next Stat on that connection read the leftover "213 <timestamp>" as SIZE's
+// reply: a size of 20200101000000 bytes for a 3-byte file.
+func TestDuplicatedReplyDoesNotShiftLaterStats(t *testing.T) {
 	h := startHostile(t, func(h *hostile) {
 		h.files["/f"] = []byte("hello")
 		h.files["/g"] = []byte("abc")
