@@ -43,8 +43,9 @@ type conn struct {
 	// interrupted is set when an operation's context ended while it used the
 	// connection: the socket was closed under it, so it is never lent again.
 	interrupted atomic.Bool
-	// preempted is set when the scheduler closed it under background work
-	// for a program's request (ErrPreempted).
+	// preempted is set, under Pool.mu, when the scheduler closes it under
+	// background work for a program's request (ErrPreempted); put drops a
+	// connection so marked, so it is never lent again.
 	preempted atomic.Bool
 }
 

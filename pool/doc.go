@@ -93,8 +93,10 @@
 // background lends and its queue (Pool.bgLent, bgStreams, bgQueue) and
 // each conn's class fields (bg, holder, idleReader); a reader
 // updates its conn's holder under its own mu, then Pool.mu (reclass). A
-// preemption picks its victim under Pool.mu and closes the victim's
-// sockets after letting go. A get that parks an idle reader (Reader.park)
+// preemption picks its victim and marks it preempted under Pool.mu, and
+// closes the victim's sockets after letting go; put reads the mark under
+// Pool.mu and drops a marked connection, so a holder that gives it back in
+// between does not leave the cut waiting on the idle list. A get that parks an idle reader (Reader.park)
 // takes that reader's mu with TryLock, possibly under the mu of the
 // reader it opens a stream for: TryLock never waits, so this needs no
 // order between readers. health takes no lock (atomics).

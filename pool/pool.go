@@ -292,11 +292,13 @@ func (p *Pool) lendLocked(c *conn, ctx context.Context, kind use, bg bool) {
 	}
 }
 
-// put returns a lent connection; a broken one is dropped.
+// put returns a lent connection; a broken one is dropped, and so is one
+// marked preempted (under Pool.mu, so a cut still on its way never reaches
+// the idle list).
 func (p *Pool) put(c *conn, isBroken bool) {
 	c.lastUsed = time.Now()
-	isBroken = isBroken || c.interrupted.Load()
 	p.mu.Lock()
+	isBroken = isBroken || c.interrupted.Load() || c.preempted.Load()
 	delete(p.lent, c)
 	if c.stream {
 		p.streams--

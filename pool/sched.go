@@ -122,12 +122,16 @@ func (p *Pool) preemptableLocked() *conn {
 }
 
 // preempt cuts a background holder's connection so its operation fails at
-// once with ErrPreempted, and reports whether there was one to cut.
+// once with ErrPreempted, and reports whether there was one to cut. The
+// mark is set under Pool.mu, where put looks for it: a holder that gives
+// the connection back before the cut lands drops it instead of leaving it
+// idle for a program's next operation to meet the cut.
 func (p *Pool) preempt() bool {
 	p.mu.Lock()
 	c := p.preemptableLocked()
 	if c != nil {
 		c.holder = nil // preempted once
+		c.preempted.Store(true)
 	}
 	p.mu.Unlock()
 	if c == nil {
@@ -135,7 +139,6 @@ func (p *Pool) preempt() bool {
 	}
 	p.Metrics.Preemptions.Add(1)
 	p.log.Debug("background work preempted for a program's request")
-	c.preempted.Store(true)
 	c.interrupt()
 	return true
 }
