@@ -90,7 +90,10 @@
 // likewise (phase.mu before conn.sockets; it guards only the timer's
 // state). conn.sockets guards only the two socket fields and is held for
 // nothing else. Pool.mu also guards the scheduler's state: the counts of
-// background lends and its queue (Pool.bgLent, bgStreams, bgQueue) and
+// background lends and its queue (Pool.bgLent, bgStreams, bgQueue; a
+// dial counts in these and in streams from the moment it takes its slot
+// in open, so gets starting together on a cold pool cannot all dial past
+// the limits) and
 // each conn's class fields (bg, holder, idleReader); a reader
 // updates its conn's holder under its own mu, then Pool.mu (reclass). A
 // preemption picks its victim and marks it preempted under Pool.mu, and

@@ -223,10 +223,19 @@ func (p *Pool) get(ctx context.Context, kind use, fresh bool) (*conn, error) {
 				return c, nil
 			}
 			if p.open < p.max {
+				// The dial counts as what it is for from now (countLocked),
+				// and gives that back unless it ends lent.
 				p.open++
+				p.countLocked(kind, bg, 1)
 				p.mu.Unlock()
 				start := time.Now()
 				c, err := p.dial(ctx)
+				if err != nil {
+					p.mu.Lock()
+					p.countLocked(kind, bg, -1)
+					p.signalLocked() // a get held back by the counts may go on
+					p.mu.Unlock()
+				}
 				if errors.Is(err, errAbandoned) {
 					p.noteStalled(start)
 					return nil, p.abandonedError(ctx)
@@ -254,11 +263,12 @@ func (p *Pool) get(ctx context.Context, kind use, fresh bool) (*conn, error) {
 				p.mu.Lock()
 				if p.closed {
 					p.open--
+					p.countLocked(kind, bg, -1)
 					p.mu.Unlock()
 					c.close()
 					return nil, ErrClosed
 				}
-				p.lendLocked(c, ctx, kind, bg)
+				p.bindLocked(c, ctx, kind, bg)
 				p.mu.Unlock()
 				return c, nil
 			}
