@@ -61,7 +61,8 @@
 // ErrPreempted, which is never retried, resumed or taken for a silent
 // server. Background work does not judge the server's health either (a
 // prefetch the server drips into its deadline does not put the mount on
-// short waits), and a background listing that turns slow is dropped with
+// short waits; neither does a background get's dial, nor a lane's stream
+// that stalls), and a background listing that turns slow is dropped with
 // ErrPreempted instead of taking a slow slot.
 //
 // The spare (spare.go), a control connection with EPSV sent and its data

@@ -236,13 +236,18 @@ func (p *Pool) get(ctx context.Context, kind use, fresh bool) (*conn, error) {
 					p.signalLocked() // a get held back by the counts may go on
 					p.mu.Unlock()
 				}
+				// Background dials do not judge the server's health (see run).
 				if errors.Is(err, errAbandoned) {
-					p.noteStalled(start)
+					if !bg {
+						p.noteStalled(start)
+					}
 					return nil, p.abandonedError(ctx)
 				}
 				if err != nil {
 					p.Metrics.DialFailures.Add(1)
-					p.noteTimeout(err)
+					if !bg {
+						p.noteTimeout(err)
+					}
 					if p.refused(err) && kind != useSpare {
 						// The server is at its connection limit: wait for one of
 						// ours to come free, or, holding none, back off and retry
