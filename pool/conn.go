@@ -26,6 +26,10 @@ type conn struct {
 	// sniff, while a listing runs, sees its data connection's bytes (see
 	// listingSniffer); set and cleared by the connection's owner.
 	sniff *listingSniffer
+	// ended is set by the owner when the server ended the session (421)
+	// in a reply that did not fail the operation (see pipeline): put drops
+	// the connection.
+	ended bool
 	// maxListing caps one listing (Config.MaxListing).
 	maxListing int
 	// openData dials a data connection as the library's transfers do (for

@@ -73,8 +73,10 @@
 // adopts its connection: it no longer counts as background.
 //
 // Lending (lend.go): run binds a lent connection to its operation's
-// context and notes what the server did; put gives it back or drops it;
-// report logs and tells Config.OnOp. Health (health.go): whether the
+// context and notes what the server did; put gives it back or drops it
+// (broken, cut, preempted, or its session ended by a 421 even among
+// pipelined replies whose first answered the operation); report logs and
+// tells Config.OnOp. Health (health.go): whether the
 // server answers, and how many connections it allows.
 //
 // Lock order: Reader.mu before Pool.mu; listingWatch.mu before Pool.mu;

@@ -28,7 +28,10 @@ func (r reply) err() error {
 // it; vsftpd, proftpd, pure-ftpd and ftpserverlib all answer them in turn).
 // Only commands whose outcome does not depend on an earlier one's success
 // may be pipelined. A network error leaves the connection out of step: the
-// caller's broken() check drops it.
+// caller's broken() check drops it. A 421 ends the session: it answers
+// every command not answered yet (the server closes without reading them)
+// and the connection is dropped when given back (conn.ended), even when
+// an earlier reply answered the caller.
 func (c *conn) pipeline(lines ...string) ([]reply, error) {
 	for _, l := range lines {
 		if strings.ContainsAny(l, "\r\n") {
@@ -55,6 +58,13 @@ func (c *conn) pipeline(lines ...string) ([]reply, error) {
 		code, msg, err := tp.ReadResponse(0) // 0: any code is a reply
 		if err != nil {
 			return nil, wrapNet(err)
+		}
+		if code == 421 {
+			c.ended = true
+			for len(out) < len(lines) {
+				out = append(out, reply{code, msg})
+			}
+			break
 		}
 		out = append(out, reply{code, msg})
 	}

@@ -309,12 +309,12 @@ func (p *Pool) countLocked(kind use, bg bool, n int) {
 }
 
 // put returns a lent connection; a broken one is dropped, and so is one
-// marked preempted (under Pool.mu, so a cut still on its way never reaches
-// the idle list).
+// cut, one marked preempted (read under Pool.mu, so a cut still on its way
+// never reaches the idle list), and one whose session the server ended.
 func (p *Pool) put(c *conn, isBroken bool) {
 	c.lastUsed = time.Now()
 	p.mu.Lock()
-	isBroken = isBroken || c.interrupted.Load() || c.preempted.Load()
+	isBroken = isBroken || c.interrupted.Load() || c.preempted.Load() || c.ended
 	delete(p.lent, c)
 	kind := useOp // countLocked tells only streams from the rest
 	if c.stream {
