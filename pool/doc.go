@@ -15,6 +15,10 @@
 // bytes as its data connection delivers them. Both rely on one rule: a
 // conn has one owner at a time (the goroutine it is lent to), and only
 // that owner talks on it, between whole command/reply exchanges.
+// pipeline.go sends a Stat's commands in one write and takes each reply
+// only if it can answer its command (213 to SIZE and MDTM, 250 to CWD, or
+// a refusal); any other reply, or one left over once all are read, means
+// the connection is out of step, and it is dropped.
 //
 // A listing still arriving gives its entries early (listpartial.go) to a
 // sink its context carries (package pool/arriving): each line the sniffer

@@ -80,3 +80,37 @@ func TestDuplicatedReplyDoesNotShiftLaterStats(t *testing.T) {
 		t.Errorf("Stat /g after a duplicated reply: size %d, want 3 (replies out of step)", fi.Size())
 	}
 }
+
+// TestReplyLeftOverAfterPipelineFailsTheStat: a reply still buffered once
+// every pipelined command has its reply means one of them was answered by
+// another's (here CWD's 550 came twice, and the second was read as MDTM's):
+// the Stat fails as on a broken connection instead of reporting what the
+// shifted replies said. Before, it succeeded and left the extra reply for
+// the next command's stray-reply check.
+func TestReplyLeftOverAfterPipelineFailsTheStat(t *testing.T) {
+	h := startHostile(t, func(h *hostile) {
+		h.files["/f"] = []byte("hello")
+		h.reply = func(w net.Conn, verb, arg string) bool {
+			switch verb {
+			case "FEAT":
+				_, _ = w.Write([]byte("211-Features:\r\n SIZE\r\n MDTM\r\n211 End\r\n"))
+			case "SIZE", "CWD":
+				// Answered with MDTM, in one write, so all of it is buffered.
+			case "MDTM":
+				_, _ = w.Write([]byte("213 5\r\n550 not a directory\r\n550 not a directory\r\n213 20200101000000\r\n"))
+			default:
+				return false
+			}
+			return true
+		}
+	})
+	p := h.pool(func(c *Config) { c.MaxConns = 1; c.IdleCheck = time.Hour })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	fi, err := p.Stat(ctx, "/f")
+	if err == nil {
+		t.Errorf("Stat with a reply left over: %v (size %d), want an error", fi, fi.Size())
+	} else if !broken(err) {
+		t.Errorf("Stat with a reply left over: %v, want an error that drops the connection", err)
+	}
+}
