@@ -102,7 +102,9 @@
 // in open, so gets starting together on a cold pool cannot all dial past
 // the limits) and
 // each conn's class fields (bg, holder, idleReader); a reader
-// updates its conn's holder under its own mu, then Pool.mu (reclass). A
+// updates its conn's holder under its own mu, then Pool.mu (reclass; a
+// read's start sets holder and clears idleReader in one hold, readerBusy,
+// so a stream is never busy under the last read's class). A
 // preemption picks its victim and marks it preempted under Pool.mu, and
 // closes the victim's sockets after letting go; put reads the mark under
 // Pool.mu and drops a marked connection, so a holder that gives it back in

@@ -376,6 +376,20 @@ type idleSince struct {
 	bg bool
 }
 
+// readerBusy records that r starts a read under ctx: its stream, if any,
+// is no longer idle and carries this read's class, both under one hold of
+// Pool.mu, so that a preemption never sees it busy under the last read's
+// class (a program's read on a stream a background read opened).
+func (p *Pool) readerBusy(r *Reader, ctx context.Context) {
+	p.mu.Lock()
+	delete(p.readers, r)
+	if r.c != nil {
+		p.reclassLocked(r.c, ctx)
+		r.c.idleReader = false
+	}
+	p.mu.Unlock()
+}
+
 // readerIdle records that r holds a stream but is not reading.
 func (p *Pool) readerIdle(r *Reader, idle bool) {
 	p.mu.Lock()

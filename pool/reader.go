@@ -77,15 +77,12 @@ func (r *Reader) ReadAt(ctx context.Context, buf []byte, off int64) (int, error)
 	defer cancel()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.pool.readerIdle(r, false)
+	r.pool.readerBusy(r, ctx) // this read's class, not the opening one's
 	defer func() {
 		if r.resp != nil {
 			r.pool.readerIdle(r, true)
 		}
 	}()
-	if r.c != nil {
-		r.pool.reclass(r.c, ctx) // this read's class, not the opening one's
-	}
 	// Background readers give their stream back before a read whenever a
 	// program's request waits for a connection (see sched.go).
 	if r.resp != nil && (r.pos != off || background(ctx, r.kind) && r.pool.contended()) {

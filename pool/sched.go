@@ -148,10 +148,14 @@ func (p *Pool) preempt() bool {
 // back (an abort), when preempting would only cost the connection.
 func (p *Pool) reclass(c *conn, ctx context.Context) {
 	p.mu.Lock()
+	p.reclassLocked(c, ctx)
+	p.mu.Unlock()
+}
+
+func (p *Pool) reclassLocked(c *conn, ctx context.Context) {
 	if !c.preempted.Load() {
 		c.holder = ctx
 	}
-	p.mu.Unlock()
 }
 
 // interruptedError is the error of an operation whose connection was
