@@ -14,8 +14,10 @@
 // A listing load gets, in its context, a sink (package pool/arriving) for
 // the entries its listing gives while it still arrives (partial.go):
 // [Dirs.LookupArriving] and [Dirs.GetArriving] answer a name found among
-// them, never its absence. They live in the load's flight and are bounded
-// as the listing is (the remote cuts it at max_listing); they are dropped
+// them, never its absence. They live in the load's flight, outside the
+// listing budget, and hold at most 20,000 entries (maxArrivals, a few MiB):
+// names beyond that are not offered early, and a lookup of one waits for
+// the whole listing as it would without arrivals. They are dropped
 // when the load ends or is disowned (Update, Invalidate, InvalidateTree,
 // Purge), so a local change is never contradicted by a load that may
 // predate it.

@@ -12,10 +12,13 @@ import (
 // arrivals are the entries a listing still arriving has given so far (see
 // package arriving): a lookup of one name can be answered from them
 // instead of waiting for the whole listing. They answer only "found": a
-// name not among them may still come. The remote bounds them as it bounds
-// the listing (max_listing entries). They are dropped when the load ends
-// or is disowned: after Update or Invalidate a local change must win over
-// what a load that may predate it said.
+// name not among them may still come. They hold at most maxArrivals
+// entries: they are outside the listing budget, and a 250,000-entry
+// listing would hold about 47 MiB more while it arrives; beyond the cap,
+// names are not offered early and a lookup waits for the listing as it
+// would without them. They are dropped when the load ends or is disowned:
+// after Update or Invalidate a local change must win over what a load that
+// may predate it said.
 type arrivals struct {
 	mu      sync.Mutex // guards the fields below; a leaf, taken under Dirs.mu or alone
 	entries map[string]fs.FileInfo
@@ -24,6 +27,10 @@ type arrivals struct {
 }
 
 var _ arriving.Sink = (*arrivals)(nil)
+
+// maxArrivals caps one load's arrivals: about 4 MiB of entries, which
+// covers the directories a program looks names up in while they arrive.
+const maxArrivals = 20000
 
 func newArrivals() *arrivals { return &arrivals{entries: map[string]fs.FileInfo{}} }
 
@@ -36,6 +43,9 @@ func (a *arrivals) Arrived(fi fs.FileInfo) {
 	defer a.mu.Unlock()
 	if a.closed {
 		return
+	}
+	if _, known := a.entries[fi.Name()]; !known && len(a.entries) >= maxArrivals {
+		return // not offered early: a lookup waits for the listing
 	}
 	a.entries[fi.Name()] = fi
 	a.wakeLocked()

@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"testing"
 	"time"
@@ -192,5 +193,26 @@ func TestGetArrivingCallerDeadline(t *testing.T) {
 	d.mu.Unlock()
 	if n != 0 {
 		t.Error("the load nobody waits for is still in flight")
+	}
+}
+
+// TestArrivalsAreCapped: a load keeps at most maxArrivals entries early
+// (they are outside the listing budget); a name beyond the cap is not
+// offered, so its lookup waits for the listing, while one kept is still
+// answered and replaced. Before, every entry of a listing was kept.
+func TestArrivalsAreCapped(t *testing.T) {
+	a := newArrivals()
+	for i := range maxArrivals + 100 {
+		a.Arrived(fileInfo{name: fmt.Sprintf("f%d", i)})
+	}
+	if n := len(a.entries); n != maxArrivals {
+		t.Fatalf("%d arrivals kept, want at most %d", n, maxArrivals)
+	}
+	if _, ok, more := a.lookup(fmt.Sprintf("f%d", maxArrivals)); ok || more == nil {
+		t.Errorf("a name beyond the cap was offered (ok %v), or its lookup cannot wait (more %v)", ok, more)
+	}
+	a.Arrived(fileInfo{name: "f0", size: 7})
+	if fi, ok, _ := a.lookup("f0"); !ok || fi.Size() != 7 {
+		t.Errorf("a kept name given again: %v, %v; want the new entry", fi, ok)
 	}
 }

@@ -26,6 +26,10 @@ type conn struct {
 	// sniff, while a listing runs, sees its data connection's bytes (see
 	// listingSniffer); set and cleared by the connection's owner.
 	sniff *listingSniffer
+	// ended is set by the owner when the server ended the session (421)
+	// in a reply that did not fail the operation (see pipeline): put drops
+	// the connection.
+	ended bool
 	// maxListing caps one listing (Config.MaxListing).
 	maxListing int
 	// openData dials a data connection as the library's transfers do (for
@@ -43,8 +47,9 @@ type conn struct {
 	// interrupted is set when an operation's context ended while it used the
 	// connection: the socket was closed under it, so it is never lent again.
 	interrupted atomic.Bool
-	// preempted is set when the scheduler closed it under background work
-	// for a program's request (ErrPreempted).
+	// preempted is set, under Pool.mu, when the scheduler closes it under
+	// background work for a program's request (ErrPreempted); put drops a
+	// connection so marked, so it is never lent again.
 	preempted atomic.Bool
 }
 

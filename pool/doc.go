@@ -15,6 +15,10 @@
 // bytes as its data connection delivers them. Both rely on one rule: a
 // conn has one owner at a time (the goroutine it is lent to), and only
 // that owner talks on it, between whole command/reply exchanges.
+// pipeline.go sends a Stat's commands in one write and takes each reply
+// only if it can answer its command (213 to SIZE and MDTM, 250 to CWD, or
+// a refusal); any other reply, or one left over once all are read, means
+// the connection is out of step, and it is dropped.
 //
 // A listing still arriving gives its entries early (listpartial.go) to a
 // sink its context carries (package pool/arriving): each line the sniffer
@@ -61,7 +65,8 @@
 // ErrPreempted, which is never retried, resumed or taken for a silent
 // server. Background work does not judge the server's health either (a
 // prefetch the server drips into its deadline does not put the mount on
-// short waits), and a background listing that turns slow is dropped with
+// short waits; neither does a background get's dial, nor a lane's stream
+// that stalls), and a background listing that turns slow is dropped with
 // ErrPreempted instead of taking a slow slot.
 //
 // The spare (spare.go), a control connection with EPSV sent and its data
@@ -72,8 +77,10 @@
 // adopts its connection: it no longer counts as background.
 //
 // Lending (lend.go): run binds a lent connection to its operation's
-// context and notes what the server did; put gives it back or drops it;
-// report logs and tells Config.OnOp. Health (health.go): whether the
+// context and notes what the server did; put gives it back or drops it
+// (broken, cut, preempted, or its session ended by a 421 even among
+// pipelined replies whose first answered the operation); report logs and
+// tells Config.OnOp. Health (health.go): whether the
 // server answers, and how many connections it allows.
 //
 // Lock order: Reader.mu before Pool.mu; listingWatch.mu before Pool.mu;
@@ -90,11 +97,18 @@
 // likewise (phase.mu before conn.sockets; it guards only the timer's
 // state). conn.sockets guards only the two socket fields and is held for
 // nothing else. Pool.mu also guards the scheduler's state: the counts of
-// background lends and its queue (Pool.bgLent, bgStreams, bgQueue) and
+// background lends and its queue (Pool.bgLent, bgStreams, bgQueue; a
+// dial counts in these and in streams from the moment it takes its slot
+// in open, so gets starting together on a cold pool cannot all dial past
+// the limits) and
 // each conn's class fields (bg, holder, idleReader); a reader
-// updates its conn's holder under its own mu, then Pool.mu (reclass). A
-// preemption picks its victim under Pool.mu and closes the victim's
-// sockets after letting go. A get that parks an idle reader (Reader.park)
+// updates its conn's holder under its own mu, then Pool.mu (reclass; a
+// read's start sets holder and clears idleReader in one hold, readerBusy,
+// so a stream is never busy under the last read's class). A
+// preemption picks its victim and marks it preempted under Pool.mu, and
+// closes the victim's sockets after letting go; put reads the mark under
+// Pool.mu and drops a marked connection, so a holder that gives it back in
+// between does not leave the cut waiting on the idle list. A get that parks an idle reader (Reader.park)
 // takes that reader's mu with TryLock, possibly under the mu of the
 // reader it opens a stream for: TryLock never waits, so this needs no
 // order between readers. health takes no lock (atomics).

@@ -39,10 +39,10 @@ type Pool struct {
 	lent    map[*conn]struct{} // connections lent out, interrupted by Close
 	open    int                // connections lent, idle or being dialled
 	size                       // how many connections the server allows (health.go)
-	streams int                // connections lent to readers (foreground and background)
+	streams int                // connections lent (or being dialled) for readers, foreground and background
 	waiting int                // foreground gets waiting for a connection
 	// Background work (see sched.go): what it holds, and its queue.
-	bgLent    int                   // connections lent to background gets
+	bgLent    int                   // connections lent (or being dialled) for background gets
 	bgStreams int                   // of which streams
 	bgQueue   []*bgTicket           // background gets waiting, in the order they asked
 	readers   map[*Reader]idleSince // readers holding a stream while not reading
@@ -273,40 +273,54 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// lendLocked records c as lent for kind under ctx, of class bg.
+// lendLocked records c, taken from the idle list, as lent for kind under
+// ctx, of class bg.
 func (p *Pool) lendLocked(c *conn, ctx context.Context, kind use, bg bool) {
+	p.countLocked(kind, bg, 1)
+	p.bindLocked(c, ctx, kind, bg)
+}
+
+// bindLocked marks c lent for kind under ctx, of class bg, counted already
+// (by lendLocked, or by the dial's reservation in get).
+func (p *Pool) bindLocked(c *conn, ctx context.Context, kind use, bg bool) {
 	p.lent[c] = struct{}{}
 	c.stream, c.bg, c.idleReader = kind != useOp, bg, false
 	c.holder = nil
 	if kind != useSpare { // the spare is reclaimed, never preempted
 		c.holder = ctx
 	}
-	if c.stream {
-		p.streams++
+}
+
+// countLocked adds n to the counts a lend of kind and class bg is bounded
+// by (streams, bgLent, bgStreams). A dial counts from the moment it takes
+// its slot in open: gets that start together on a cold pool would all pass
+// roomLocked otherwise, and background, or streams, take every connection.
+func (p *Pool) countLocked(kind use, bg bool, n int) {
+	stream := kind != useOp
+	if stream {
+		p.streams += n
 	}
 	if bg {
-		p.bgLent++
-		if c.stream {
-			p.bgStreams++
+		p.bgLent += n
+		if stream {
+			p.bgStreams += n
 		}
 	}
 }
 
-// put returns a lent connection; a broken one is dropped.
+// put returns a lent connection; a broken one is dropped, and so is one
+// cut, one marked preempted (read under Pool.mu, so a cut still on its way
+// never reaches the idle list), and one whose session the server ended.
 func (p *Pool) put(c *conn, isBroken bool) {
 	c.lastUsed = time.Now()
-	isBroken = isBroken || c.interrupted.Load()
 	p.mu.Lock()
+	isBroken = isBroken || c.interrupted.Load() || c.preempted.Load() || c.ended
 	delete(p.lent, c)
+	kind := useOp // countLocked tells only streams from the rest
 	if c.stream {
-		p.streams--
+		kind = useStream
 	}
-	if c.bg {
-		p.bgLent--
-		if c.stream {
-			p.bgStreams--
-		}
-	}
+	p.countLocked(kind, c.bg, -1)
 	c.stream, c.bg, c.holder, c.idleReader = false, false, nil, false
 	if isBroken || p.closed {
 		p.open--
@@ -360,6 +374,20 @@ func (p *Pool) do(ctx context.Context, op, path string, idempotent bool, fn func
 type idleSince struct {
 	at time.Time
 	bg bool
+}
+
+// readerBusy records that r starts a read under ctx: its stream, if any,
+// is no longer idle and carries this read's class, both under one hold of
+// Pool.mu, so that a preemption never sees it busy under the last read's
+// class (a program's read on a stream a background read opened).
+func (p *Pool) readerBusy(r *Reader, ctx context.Context) {
+	p.mu.Lock()
+	delete(p.readers, r)
+	if r.c != nil {
+		p.reclassLocked(r.c, ctx)
+		r.c.idleReader = false
+	}
+	p.mu.Unlock()
 }
 
 // readerIdle records that r holds a stream but is not reading.

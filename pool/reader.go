@@ -77,15 +77,12 @@ func (r *Reader) ReadAt(ctx context.Context, buf []byte, off int64) (int, error)
 	defer cancel()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.pool.readerIdle(r, false)
+	r.pool.readerBusy(r, ctx) // this read's class, not the opening one's
 	defer func() {
 		if r.resp != nil {
 			r.pool.readerIdle(r, true)
 		}
 	}()
-	if r.c != nil {
-		r.pool.reclass(r.c, ctx) // this read's class, not the opening one's
-	}
 	// Background readers give their stream back before a read whenever a
 	// program's request waits for a connection (see sched.go).
 	if r.resp != nil && (r.pos != off || background(ctx, r.kind) && r.pool.contended()) {
@@ -131,7 +128,9 @@ func (r *Reader) ReadAt(ctx context.Context, buf []byte, off int64) (int, error)
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			return total, ctxError("RETR", r.path, ctx) // stopped between reads: still in step
 		}
-		r.pool.noteTimeout(err)
+		if !background(ctx, r.kind) { // background does not judge the server (see run)
+			r.pool.noteTimeout(err)
+		}
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			// The server closed the data connection: its final reply says
 			// whether that was the end of the file or a failed transfer.
@@ -170,15 +169,18 @@ type int64Counter = interface{ Add(int64) int64 }
 // ends (deadline or cancellation; see conn.bind), the control and data
 // connections are closed and the data connection's deadline set in the
 // past, so that a read stalled or fed forever returns at once. The pool
-// hears how long the stream had been silent.
+// hears how long the stream had been silent, unless the read is background.
 func (r *Reader) readLocked(ctx context.Context, buf []byte) (int, error) {
 	c, resp := r.c, r.resp
 	var last atomic.Int64 // when the last byte came, in Unix nanoseconds
 	last.Store(time.Now().UnixNano())
+	judge := !background(ctx, r.kind) // background does not judge the server (see run)
 	done := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
 		defer close(done)
-		r.pool.noteStalled(time.Unix(0, last.Load()))
+		if judge {
+			r.pool.noteStalled(time.Unix(0, last.Load()))
+		}
 		c.interrupt()
 		_ = resp.SetDeadline(time.Now())
 	})

@@ -122,12 +122,16 @@ func (p *Pool) preemptableLocked() *conn {
 }
 
 // preempt cuts a background holder's connection so its operation fails at
-// once with ErrPreempted, and reports whether there was one to cut.
+// once with ErrPreempted, and reports whether there was one to cut. The
+// mark is set under Pool.mu, where put looks for it: a holder that gives
+// the connection back before the cut lands drops it instead of leaving it
+// idle for a program's next operation to meet the cut.
 func (p *Pool) preempt() bool {
 	p.mu.Lock()
 	c := p.preemptableLocked()
 	if c != nil {
 		c.holder = nil // preempted once
+		c.preempted.Store(true)
 	}
 	p.mu.Unlock()
 	if c == nil {
@@ -135,7 +139,6 @@ func (p *Pool) preempt() bool {
 	}
 	p.Metrics.Preemptions.Add(1)
 	p.log.Debug("background work preempted for a program's request")
-	c.preempted.Store(true)
 	c.interrupt()
 	return true
 }
@@ -145,10 +148,14 @@ func (p *Pool) preempt() bool {
 // back (an abort), when preempting would only cost the connection.
 func (p *Pool) reclass(c *conn, ctx context.Context) {
 	p.mu.Lock()
+	p.reclassLocked(c, ctx)
+	p.mu.Unlock()
+}
+
+func (p *Pool) reclassLocked(c *conn, ctx context.Context) {
 	if !c.preempted.Load() {
 		c.holder = ctx
 	}
-	p.mu.Unlock()
 }
 
 // interruptedError is the error of an operation whose connection was
@@ -220,17 +227,31 @@ func (p *Pool) get(ctx context.Context, kind use, fresh bool) (*conn, error) {
 				return c, nil
 			}
 			if p.open < p.max {
+				// The dial counts as what it is for from now (countLocked),
+				// and gives that back unless it ends lent.
 				p.open++
+				p.countLocked(kind, bg, 1)
 				p.mu.Unlock()
 				start := time.Now()
 				c, err := p.dial(ctx)
+				if err != nil {
+					p.mu.Lock()
+					p.countLocked(kind, bg, -1)
+					p.signalLocked() // a get held back by the counts may go on
+					p.mu.Unlock()
+				}
+				// Background dials do not judge the server's health (see run).
 				if errors.Is(err, errAbandoned) {
-					p.noteStalled(start)
+					if !bg {
+						p.noteStalled(start)
+					}
 					return nil, p.abandonedError(ctx)
 				}
 				if err != nil {
 					p.Metrics.DialFailures.Add(1)
-					p.noteTimeout(err)
+					if !bg {
+						p.noteTimeout(err)
+					}
 					if p.refused(err) && kind != useSpare {
 						// The server is at its connection limit: wait for one of
 						// ours to come free, or, holding none, back off and retry
@@ -251,11 +272,12 @@ func (p *Pool) get(ctx context.Context, kind use, fresh bool) (*conn, error) {
 				p.mu.Lock()
 				if p.closed {
 					p.open--
+					p.countLocked(kind, bg, -1)
 					p.mu.Unlock()
 					c.close()
 					return nil, ErrClosed
 				}
-				p.lendLocked(c, ctx, kind, bg)
+				p.bindLocked(c, ctx, kind, bg)
 				p.mu.Unlock()
 				return c, nil
 			}
