@@ -1,0 +1,91 @@
+package fusefs
+
+import (
+	"bytes"
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// preciseInfo is a listing entry whose time is exact (MLSD).
+type preciseInfo struct{ fs.FileInfo }
+
+func (preciseInfo) PreciseTime() bool { return true }
+
+// preciseRemote lists like an MLSD server: exact times.
+type preciseRemote struct{ *walkRemote }
+
+func (r preciseRemote) List(ctx context.Context, dir string) ([]fs.FileInfo, error) {
+	l, err := r.walkRemote.List(ctx, dir)
+	for i, fi := range l {
+		if fi.Mode().IsRegular() {
+			l[i] = preciseInfo{fi}
+		}
+	}
+	return l, err
+}
+
+// A directory renamed away and another renamed to its name (a release
+// swapped in: mv d old && mv new d) must not serve the old directory's
+// cached blocks for the new directory's files. Files with the same size
+// and time (reproducible builds, cp -p, tar) share a content version, so
+// only the path tells them apart, and Rename invalidates only the
+// directory's own path, not the blocks of the files under it.
+func TestRev3DirRenameOverServesOldBlocks(t *testing.T) {
+	r := preciseRemote{newWalkRemote()}
+	r.add("/d/f00", bytes.Repeat([]byte{'a'}, 4<<10))
+	r.add("/n/f00", bytes.Repeat([]byte{'b'}, 4<<10)) // same size, same (default) time
+	mnt, _ := mountWalkFetching(t, r, 64<<20, -1)
+	if got, err := os.ReadFile(filepath.Join(mnt, "d", "f00")); err != nil || got[0] != 'a' {
+		t.Fatalf("first read: %v %q", err, got[:1])
+	}
+	if err := os.Rename(filepath.Join(mnt, "d"), filepath.Join(mnt, "o")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(mnt, "n"), filepath.Join(mnt, "d")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(mnt, "d", "f00"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0] != 'b' {
+		t.Errorf("d/f00 after the swap reads %q..., want the new directory's file (b)", got[:4])
+	}
+	got, err = os.ReadFile(filepath.Join(mnt, "o", "f00"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0] != 'a' {
+		t.Errorf("o/f00 reads %q..., want a", got[:4])
+	}
+}
+
+// The same swap with prefetch: files the program never read were fetched
+// ahead into the old directory's paths and are served for the new one.
+func TestRev3PrefetchedFilesServedAfterDirSwap(t *testing.T) {
+	r := preciseRemote{newWalkRemote()}
+	for i := range 5 {
+		r.add("/d/"+walkName(i), bytes.Repeat([]byte{byte('a' + i)}, 4<<10))
+		r.add("/n/"+walkName(i), bytes.Repeat([]byte{byte('A' + i)}, 4<<10))
+	}
+	mnt, fsys := mountWalk(t, r, 64<<20)
+	readWalk(t, mnt, 0)
+	readWalk(t, mnt, 1)
+	settled(t, fsys) // f02..f04 of /d fetched ahead, never read
+	if err := os.Rename(filepath.Join(mnt, "d"), filepath.Join(mnt, "o")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(mnt, "n"), filepath.Join(mnt, "d")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(mnt, "d", "f03"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0] != 'D' {
+		t.Errorf("d/f03 after the swap reads %q..., want the new directory's (D)", got[:4])
+	}
+}

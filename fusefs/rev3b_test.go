@@ -1,0 +1,77 @@
+package fusefs
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// stallRemote holds every stream of a file named f02 until release closes.
+type stallRemote struct {
+	*fakeRemote
+	release chan struct{}
+}
+
+func (r stallRemote) OpenReader(p string) RemoteReader {
+	inner := r.fakeRemote.OpenReader(p)
+	if !strings.HasSuffix(p, "/f02") {
+		return inner
+	}
+	return stallReader{inner, r.release}
+}
+
+type stallReader struct {
+	RemoteReader
+	release chan struct{}
+}
+
+func (s stallReader) ReadAt(ctx context.Context, buf []byte, off int64) (int, error) {
+	select {
+	case <-s.release:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	return s.RemoteReader.ReadAt(ctx, buf, off)
+}
+
+// Walks evicted from the LRU of followed directories (prefetchMaxDirs)
+// have their bytes forgotten, but their queued jobs stay in fp.queue and
+// are still fetched: the queue, and the bytes fetched ahead, grow with
+// the number of directories walked, past the budget (an eighth of the
+// cache). Here: 128 KiB of cache is a budget of 16 KiB, four files of
+// 4 KiB; walking 100 directories while the server is slow queues one
+// file per directory.
+func TestRev3EvictedWalksKeepTheirJobsBeyondTheBudget(t *testing.T) {
+	r := stallRemote{newFakeRemote(), make(chan struct{})}
+	const dirs = 100
+	for d := range dirs {
+		for i := range 3 {
+			r.add(fmt.Sprintf("/d%03d/%s", d, walkName(i)), bytes.Repeat([]byte{byte('a' + i)}, 4<<10))
+		}
+	}
+	mnt, fsys := mountWalkFetching(t, r, 2<<20, 1) // budget 256 KiB: 64 files
+	for d := range dirs {
+		for i := range 2 {
+			if _, err := os.ReadFile(filepath.Join(mnt, fmt.Sprintf("d%03d", d), walkName(i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	fsys.prefetch.mu.Lock()
+	queued, bytesAhead, workers := len(fsys.prefetch.queue), fsys.prefetch.bytes, fsys.prefetch.workers
+	fsys.prefetch.mu.Unlock()
+	budget := fsys.prefetchBudget()
+	inFlight := int64(queued+workers) * 4 << 10
+	t.Logf("queued %d, workers %d, counted bytes %d, budget %d", queued, workers, bytesAhead, budget)
+	close(r.release)
+	settled(t, fsys)
+	if inFlight > budget {
+		t.Errorf("%d bytes queued or being fetched ahead, budget %d (evicted walks' jobs are not counted)", inFlight, budget)
+	}
+	_ = time.Second
+}
