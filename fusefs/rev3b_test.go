@@ -75,3 +75,28 @@ func TestRev3EvictedWalksKeepTheirJobsBeyondTheBudget(t *testing.T) {
 	}
 	_ = time.Second
 }
+
+// Files a walk passed over (fetched ahead, never opened: cat *.txt in a
+// directory where other files sort between them) keep their bytes in
+// the budget for as long as the walk goes on, and reclaimLocked frees
+// only other directories' walks: after budget/size skipped files the walk
+// is still followed but nothing more is fetched ahead.
+func TestRev3SkippedFilesStopPrefetchForTheRestOfTheWalk(t *testing.T) {
+	r := newWalkRemote()
+	addWalk(r, 40)
+	mnt, fsys := mountWalk(t, r, 128<<10) // budget 16 KiB: four files
+	for i := 0; i <= 10; i += 2 {
+		readWalk(t, mnt, i)
+		settled(t, fsys)
+	}
+	fsys.prefetch.mu.Lock()
+	t.Logf("bytes ahead %d of %d, queue %d", fsys.prefetch.bytes, fsys.prefetchBudget(), len(fsys.prefetch.queue))
+	fsys.prefetch.mu.Unlock()
+	for i := 12; i <= 20; i += 2 {
+		if n := r.opened("/d/" + walkName(i)); n != 1 {
+			t.Errorf("%s: %d streams before its open, want 1 (the walk goes on in listing order)", walkName(i), n)
+		}
+		readWalk(t, mnt, i)
+		settled(t, fsys)
+	}
+}
