@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,7 +42,7 @@ type Blocks struct {
 
 	mu        sync.Mutex                       // guards the fields below
 	lru       *simplelru.LRU[BlockKey, []byte] // evicted by bytes, not by count
-	paths     map[string]map[BlockKey]struct{} // keys held, by path, for InvalidatePath
+	paths     map[string]map[BlockKey]struct{} // keys held, by path, for InvalidatePath and InvalidateTree
 	inflight  map[BlockKey]*blockFlight        // fills running
 	bytes     int64                            // sum of cap over held blocks; ≤ maxBytes
 	hits      uint64
@@ -281,6 +282,33 @@ func (b *Blocks) InvalidatePath(path string) {
 	// Fills in flight are few (one per concurrent reader), so a scan is cheap.
 	for key, f := range b.inflight {
 		if key.Path == path {
+			b.disownLocked(key, f)
+		}
+	}
+}
+
+// InvalidateTree drops every block of dir and of every path below it
+// ("/a" drops "/a" and "/a/b" but not "/ab"), and disowns fills of them
+// in flight, as a rename or removal of directory dir needs: a file moved
+// in under an old name may have the same size and time, hence the same
+// key, as the one that was there. It scans the path index and the fills
+// in flight; renames of directories are rare next to reads.
+func (b *Blocks) InvalidateTree(dir string) {
+	dir = strings.TrimSuffix(dir, "/") // "/" becomes "", so prefix "/" matches all
+	prefix := dir + "/"
+	under := func(p string) bool { return p == dir || strings.HasPrefix(p, prefix) }
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for p, keys := range b.paths {
+		if under(p) {
+			for key := range keys {
+				b.lru.Remove(key) // deletes from b.paths, safe during range
+			}
+		}
+	}
+	for key, f := range b.inflight {
+		if under(key.Path) {
 			b.disownLocked(key, f)
 		}
 	}

@@ -313,6 +313,51 @@ func TestBlocksInvalidatePath(t *testing.T) {
 	checkBytes(t, b)
 }
 
+// A rename or removal of a directory drops the blocks of everything
+// below it, and a fill under it that was in flight is not stored; paths
+// that only share a prefix keep theirs.
+func TestBlocksInvalidateTree(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := NewBlocks(1 << 20)
+		keys := []BlockKey{
+			{"/a", "v1", 0, 0}, {"/a/x", "v1", 0, 0}, {"/a/x/y", "v2", 4096, 65536},
+			{"/ab", "v1", 0, 0}, {"/b", "v1", 0, 0}, {"/ab/x", "v1", 0, 0},
+		}
+		for _, k := range keys {
+			b.Add(k, make([]byte, 10))
+		}
+		release := make(chan struct{})
+		var wg sync.WaitGroup
+		for _, p := range []string{"/a/f", "/ab/f"} {
+			wg.Go(func() {
+				_, _ = b.Get(context.Background(), key(p, 0), func(context.Context) ([]byte, error) {
+					<-release
+					return []byte("old"), nil
+				})
+			})
+		}
+		synctest.Wait()
+		b.InvalidateTree("/a/") // a trailing slash names the same directory
+		close(release)
+		wg.Wait()
+		for i, k := range keys {
+			if _, ok := b.Peek(k); ok != (i >= 3) {
+				t.Errorf("%+v held = %v, want %v", k, ok, i >= 3)
+			}
+		}
+		if _, ok := b.Peek(key("/a/f", 0)); ok {
+			t.Error("fill under the tree that predates the invalidation was stored")
+		}
+		if _, ok := b.Peek(key("/ab/f", 0)); !ok {
+			t.Error("fill outside the tree was not stored")
+		}
+		if len(b.paths) != 4 {
+			t.Errorf("path index holds %d paths, want 4 (/ab, /b, /ab/x, /ab/f)", len(b.paths))
+		}
+		checkBytes(t, b)
+	})
+}
+
 func TestBlocksInvalidateDuringFill(t *testing.T) {
 	for _, tc := range []struct {
 		name string

@@ -62,7 +62,7 @@
 //	fileNode.ioMu → streamUpload.mu
 //
 // and these are leaves, taken with nothing after them: pendingFiles.mu,
-// contentVersions.mu, exactTimes.mu, uploadOwner.mu, handle.fillMu (then
+// contentVersions.mu, exactTimes.mu, generations.mu, uploadOwner.mu, handle.fillMu (then
 // only the cache's own locks), freeSpace.mu, filePrefetch.mu,
 // pieceState.mu, pieceIndex.mu, dirHandle.mu. The last three are never
 // held across the network: a piece is fetched under the block cache's

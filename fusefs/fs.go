@@ -56,6 +56,7 @@ type FS struct {
 	versions contentVersions
 	owner    *uploadOwner
 	pending  pendingFiles
+	gens     generations // identities of nodes moved by renames
 	// chmodRefused: the server refused SITE CHMOD once; uploads stop asking.
 	chmodRefused, modeWarned atomic.Bool
 	space                    freeSpace

@@ -31,9 +31,10 @@ func (r preciseRemote) List(ctx context.Context, dir string) ([]fs.FileInfo, err
 // swapped in: mv d old && mv new d) must not serve the old directory's
 // cached blocks for the new directory's files. Files with the same size
 // and time (reproducible builds, cp -p, tar) share a content version, so
-// only the path tells them apart, and Rename invalidates only the
-// directory's own path, not the blocks of the files under it.
-func TestRev3DirRenameOverServesOldBlocks(t *testing.T) {
+// only the path tells them apart: a rename of a directory drops the blocks
+// of everything below it, and the nodes it moves no longer answer for
+// their old paths (identity.go).
+func TestDirSwapServesTheNewFiles(t *testing.T) {
 	r := preciseRemote{newWalkRemote()}
 	r.add("/d/f00", bytes.Repeat([]byte{'a'}, 4<<10))
 	r.add("/n/f00", bytes.Repeat([]byte{'b'}, 4<<10)) // same size, same (default) time
@@ -63,9 +64,9 @@ func TestRev3DirRenameOverServesOldBlocks(t *testing.T) {
 	}
 }
 
-// The same swap with prefetch: files the program never read were fetched
-// ahead into the old directory's paths and are served for the new one.
-func TestRev3PrefetchedFilesServedAfterDirSwap(t *testing.T) {
+// The same swap with prefetch: files the program never read, fetched
+// ahead into the old directory's paths, are not served for the new one.
+func TestDirSwapDropsFilesFetchedAhead(t *testing.T) {
 	r := preciseRemote{newWalkRemote()}
 	for i := range 5 {
 		r.add("/d/"+walkName(i), bytes.Repeat([]byte{byte('a' + i)}, 4<<10))
