@@ -107,8 +107,10 @@
 //   - freeSpace.mu is held across one AVBL round trip, so concurrent
 //     statfs calls share one question.
 //   - filePrefetch.mu guards the reading order followed per directory, the
-//     queue of files to fetch ahead and the bytes fetched ahead; never held
-//     across the network. A prefetch takes a file node's mu only to see
+//     queue of files to fetch ahead, the bytes fetched ahead and the files
+//     workers are fetching (whose bytes stay counted until the fetch ends,
+//     even when their walk ended); never held across the network. Its ctx
+//     ends at unmount, which stops the workers. A prefetch takes a file node's mu only to see
 //     whether the file has a spool, and holds no handle and no ioMu.
 //
 // # Work done ahead of need

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ftpsfs/ftpsfs/cache"
 )
 
 // stallRemote holds every stream of a file named f02 until release closes.
@@ -40,13 +42,13 @@ func (s stallReader) ReadAt(ctx context.Context, buf []byte, off int64) (int, er
 }
 
 // Walks evicted from the LRU of followed directories (prefetchMaxDirs)
-// have their bytes forgotten, but their queued jobs stay in fp.queue and
-// are still fetched: the queue, and the bytes fetched ahead, grow with
-// the number of directories walked, past the budget (an eighth of the
-// cache). Here: 128 KiB of cache is a budget of 16 KiB, four files of
-// 4 KiB; walking 100 directories while the server is slow queues one
-// file per directory.
-func TestRev3EvictedWalksKeepTheirJobsBeyondTheBudget(t *testing.T) {
+// have their bytes forgotten, so their queued files must go too, and a
+// file being fetched stays counted until its fetch ends: otherwise the
+// queue, and the bytes fetched ahead, grow with the number of directories
+// walked, past the budget (an eighth of the cache). Here: 2 MiB of cache
+// is a budget of 256 KiB, 64 files of 4 KiB; walking 100 directories
+// while the server is slow queues one file per directory.
+func TestEvictedWalksKeepNothingQueuedBeyondTheBudget(t *testing.T) {
 	r := stallRemote{newFakeRemote(), make(chan struct{})}
 	const dirs = 100
 	for d := range dirs {
@@ -73,7 +75,52 @@ func TestRev3EvictedWalksKeepTheirJobsBeyondTheBudget(t *testing.T) {
 	if inFlight > budget {
 		t.Errorf("%d bytes queued or being fetched ahead, budget %d (evicted walks' jobs are not counted)", inFlight, budget)
 	}
-	_ = time.Second
+}
+
+// Unmounting stops the workers: a fetch ahead stuck on a slow server
+// ends then, not after its timeout, and nothing queued is fetched.
+func TestPrefetchWorkersStopAtUnmount(t *testing.T) {
+	r := stallRemote{newFakeRemote(), make(chan struct{})}
+	defer close(r.release)
+	for i := range 4 {
+		r.add("/d/"+walkName(i), bytes.Repeat([]byte{'a'}, 4<<10))
+	}
+	dir := t.TempDir()
+	fsys := New(r, cache.NewDirs(time.Minute, 100, nil), cache.NewBlocks(64<<20), Config{
+		Root: "/", UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), BlockSize: 64 << 10, Timeout: time.Minute,
+		SpoolDir: t.TempDir(),
+	})
+	server, err := Mount(dir, fsys, MountConfig{FSName: "fake", AttrTimeout: time.Second, EntryTimeout: time.Second})
+	if err != nil {
+		t.Fatalf("mount: %v", err)
+	}
+	for i := range 2 {
+		if _, err := os.ReadFile(filepath.Join(dir, "d", walkName(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fsys.prefetch.mu.Lock()
+	workers := fsys.prefetch.workers
+	fsys.prefetch.mu.Unlock()
+	if workers == 0 {
+		t.Fatal("no prefetch worker running: the walk was not followed")
+	}
+	if err := server.Unmount(); err != nil {
+		t.Fatalf("unmount: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second) // far below the minute of timeout
+	for {
+		fsys.prefetch.mu.Lock()
+		workers, queued := fsys.prefetch.workers, len(fsys.prefetch.queue)
+		fsys.prefetch.mu.Unlock()
+		if workers == 0 && queued == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d prefetch workers still running, %d files queued, 10s after unmount", workers, queued)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // Files a walk passed over (fetched ahead, never opened: cat *.txt in a
@@ -81,7 +128,7 @@ func TestRev3EvictedWalksKeepTheirJobsBeyondTheBudget(t *testing.T) {
 // the budget for as long as the walk goes on, and reclaimLocked frees
 // only other directories' walks: after budget/size skipped files the walk
 // is still followed but nothing more is fetched ahead.
-func TestRev3SkippedFilesStopPrefetchForTheRestOfTheWalk(t *testing.T) {
+func TestSkippedFilesReleaseTheirBudget(t *testing.T) {
 	r := newWalkRemote()
 	addWalk(r, 40)
 	mnt, fsys := mountWalk(t, r, 128<<10) // budget 16 KiB: four files
