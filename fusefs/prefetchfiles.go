@@ -149,6 +149,7 @@ func (f *FS) readOpened(n *fileNode, p string) {
 	}
 	switch {
 	case w.last != "" && within(l, w.last, name):
+		fp.passLocked(dir, w, w.last)
 		w.last = name // on in listing order
 	case w.last != "" && within(l, name, w.last):
 		return // just behind: programs reading files in parallel
@@ -214,6 +215,27 @@ func (fp *filePrefetch) stopLocked(dir string, w *dirWalk) {
 	}
 	clear(w.ahead)
 	w.until = ""
+}
+
+// passLocked stops counting the files of w fetched ahead that sort before
+// name, the file opened before this one: the walk passed them by two
+// opens, so the program skipped them (cat *.txt among other files). They
+// stay cached, but would otherwise hold the budget for the rest of the
+// walk, which reclaimLocked never frees. Files passed by one open only
+// are kept: parallel readers of the walk (xargs -P) open them a little
+// late.
+func (fp *filePrefetch) passLocked(dir string, w *dirWalk, name string) {
+	passed := false
+	for file, size := range w.ahead {
+		if file < name {
+			delete(w.ahead, file)
+			fp.releaseLocked(path.Join(dir, file), size)
+			passed = true
+		}
+	}
+	if passed {
+		fp.queue = slices.DeleteFunc(fp.queue, func(j prefetchJob) bool { return j.dir == dir && j.fi.Name() < name })
+	}
 }
 
 // releaseLocked stops counting the size bytes of file p fetched ahead,

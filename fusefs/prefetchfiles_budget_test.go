@@ -124,10 +124,10 @@ func TestPrefetchWorkersStopAtUnmount(t *testing.T) {
 }
 
 // Files a walk passed over (fetched ahead, never opened: cat *.txt in a
-// directory where other files sort between them) keep their bytes in
-// the budget for as long as the walk goes on, and reclaimLocked frees
-// only other directories' walks: after budget/size skipped files the walk
-// is still followed but nothing more is fetched ahead.
+// directory where other files sort between them) must not keep their
+// bytes in the budget for as long as the walk goes on (reclaimLocked
+// frees only other directories' walks): else after budget/size skipped
+// files the walk is still followed but nothing more is fetched ahead.
 func TestSkippedFilesReleaseTheirBudget(t *testing.T) {
 	r := newWalkRemote()
 	addWalk(r, 40)
@@ -145,5 +145,31 @@ func TestSkippedFilesReleaseTheirBudget(t *testing.T) {
 		}
 		readWalk(t, mnt, i)
 		settled(t, fsys)
+	}
+}
+
+// A file passed by one open only stays counted ahead: parallel readers
+// of a walk (xargs -P) open files a little out of order.
+func TestFilesPassedByOneOpenStayAhead(t *testing.T) {
+	r := newWalkRemote()
+	addWalk(r, 10)
+	mnt, fsys := mountWalk(t, r, 64<<20)
+	readWalk(t, mnt, 0)
+	readWalk(t, mnt, 1)
+	settled(t, fsys)
+	readWalk(t, mnt, 3) // f02 passed once: another reader may be opening it
+	fsys.prefetch.mu.Lock()
+	w, _ := fsys.prefetch.walks.Peek("/d")
+	_, kept := w.ahead[walkName(2)]
+	fsys.prefetch.mu.Unlock()
+	if !kept {
+		t.Errorf("%s no longer counted ahead after one open passed it", walkName(2))
+	}
+	readWalk(t, mnt, 4) // passed twice now
+	fsys.prefetch.mu.Lock()
+	_, kept = w.ahead[walkName(2)]
+	fsys.prefetch.mu.Unlock()
+	if kept {
+		t.Errorf("%s still counted ahead after two opens passed it", walkName(2))
 	}
 }
