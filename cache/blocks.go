@@ -110,6 +110,24 @@ func (b *Blocks) Patience() time.Duration {
 	return DefaultPatience
 }
 
+// patienceKey carries a Get's own patience (WithPatience).
+type patienceKey struct{}
+
+// WithPatience bounds how long a Get under ctx waits for background work
+// it joins to d, in place of Patience: for a caller that waited for that
+// work already elsewhere, so that its waits add up to one patience.
+func WithPatience(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, patienceKey{}, max(d, 0))
+}
+
+// patienceFor is the patience of a Get under ctx.
+func (b *Blocks) patienceFor(ctx context.Context) time.Duration {
+	if d, ok := ctx.Value(patienceKey{}).(time.Duration); ok {
+		return d
+	}
+	return b.Patience()
+}
+
 // MaxBytes is the cache's bound.
 func (b *Blocks) MaxBytes() int64 { return b.maxBytes }
 
@@ -178,7 +196,7 @@ func (b *Blocks) join(ctx context.Context, key BlockKey, f *blockFlight) (data [
 	takeOver := f.bg && !priority.IsBackground(ctx)
 	if takeOver {
 		priority.Promote(f.fillCtx)
-		ended, err := f.waitFor(ctx, b.Patience())
+		ended, err := f.waitFor(ctx, b.patienceFor(ctx))
 		if err != nil {
 			return nil, false, err
 		}

@@ -541,6 +541,35 @@ func TestBlocksForegroundTakesOverStalledBackgroundFill(t *testing.T) {
 	})
 }
 
+// A caller that waited for the background work elsewhere already waits
+// only what is left of its patience (WithPatience), down to not at all.
+func TestBlocksForegroundWaitsItsOwnPatience(t *testing.T) {
+	for _, own := range []time.Duration{10 * time.Millisecond, 0} {
+		synctest.Test(t, func(t *testing.T) {
+			b := NewBlocks(1 << 20)
+			b.SetPatience(func() time.Duration { return 40 * time.Millisecond })
+			release := make(chan struct{})
+			go func() {
+				_, _ = b.Get(priority.Background(context.Background()), key("/f", 0), func(context.Context) ([]byte, error) {
+					<-release
+					return []byte("late"), nil
+				})
+			}()
+			synctest.Wait()
+			start := time.Now()
+			data, err := b.Get(WithPatience(context.Background(), own), key("/f", 0), fillWith([]byte("own")))
+			if err != nil || string(data) != "own" {
+				t.Fatalf("foreground Get = %q, %v; want its own fill", data, err)
+			}
+			if waited := time.Since(start); waited != own {
+				t.Errorf("foreground waited %v, want its own patience (%v)", waited, own)
+			}
+			close(release)
+			synctest.Wait()
+		})
+	}
+}
+
 func TestBlocksBackgroundJoinWaitsForBackgroundFill(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := NewBlocks(1 << 20)
