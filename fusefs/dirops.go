@@ -306,7 +306,7 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 // forgetTree forgets everything cached for directory dir and below it,
 // renamed or removed: listings, blocks (and fills of them in flight, so
 // a prefetch under the old name is not stored), exact times, content
-// versions. A directory moved in under dir's name may hold files of the
+// versions, the reading order followed there. A directory moved in under dir's name may hold files of the
 // same size and time as the old one's, which would get the same block
 // keys: only the path told them apart.
 func (f *FS) forgetTree(dir string) {
@@ -314,6 +314,7 @@ func (f *FS) forgetTree(dir string) {
 	f.blocks.InvalidateTree(dir)
 	f.times.forgetTree(dir)
 	f.forgetVersionTree(dir)
+	f.prefetch.forgetTree(dir)
 }
 
 // renameParties looks up the source (which must exist) and the target.

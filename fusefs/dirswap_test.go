@@ -90,3 +90,36 @@ func TestDirSwapDropsFilesFetchedAhead(t *testing.T) {
 		t.Errorf("d/f03 after the swap reads %q..., want the new directory's (D)", got[:4])
 	}
 }
+
+// After the swap, the directory under the old name is walked afresh: its
+// files are fetched ahead from the first ones read, as the old walk's
+// position would otherwise skip the files it had queued.
+func TestDirSwapStartsANewWalk(t *testing.T) {
+	r := preciseRemote{newWalkRemote()}
+	for i := range 6 {
+		r.add("/d/"+walkName(i), bytes.Repeat([]byte{byte('a' + i)}, 4<<10))
+		r.add("/n/"+walkName(i), bytes.Repeat([]byte{byte('A' + i)}, 4<<10))
+	}
+	mnt, fsys := mountWalk(t, r, 64<<20)
+	readWalk(t, mnt, 0)
+	readWalk(t, mnt, 1)
+	settled(t, fsys) // f02..f05 of /d fetched ahead
+	if err := os.Rename(filepath.Join(mnt, "d"), filepath.Join(mnt, "o")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(mnt, "n"), filepath.Join(mnt, "d")); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if _, err := os.ReadFile(filepath.Join(mnt, "d", walkName(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	settled(t, fsys)
+	for i := 2; i < 6; i++ {
+		// One stream for the old file under this path, one for the new.
+		if n := r.opened("/d/" + walkName(i)); n != 2 {
+			t.Errorf("%s: %d streams, want 2 (the new directory's fetched ahead too)", walkName(i), n)
+		}
+	}
+}

@@ -207,6 +207,23 @@ func (fp *filePrefetch) walkLocked(dir string) *dirWalk {
 	return w
 }
 
+// forgetTree ends the walks in dir and below it (renamed or removed): a
+// directory moved in under the name is a new walk, and files fetched
+// ahead there no longer hold the budget.
+func (fp *filePrefetch) forgetTree(dir string) {
+	under := underTree(dir)
+	fp.mu.Lock()
+	defer fp.mu.Unlock()
+	if fp.walks == nil {
+		return
+	}
+	for _, d := range fp.walks.Keys() {
+		if under(d) {
+			fp.walks.Remove(d) // the eviction callback stops it
+		}
+	}
+}
+
 // stopLocked ends dir's walk: queued files of it are dropped.
 func (fp *filePrefetch) stopLocked(dir string, w *dirWalk) {
 	fp.queue = slices.DeleteFunc(fp.queue, func(j prefetchJob) bool { return j.dir == dir })
@@ -348,6 +365,12 @@ func (f *FS) prefetchFile(j prefetchJob) error {
 		return errPrefetchStale
 	}
 	p := j.path()
+	// The version an open under the same listing would settle. Under a
+	// rounded listing (LIST) that is one without an exact time, as for any
+	// small file opened first: after dir_cache_ttl, the next open asks
+	// MDTM and fetches it again. Asking MDTM here instead would cost every
+	// file fetched ahead one more round trip, to save a download only for
+	// walks repeated after the TTL.
 	key := cache.BlockKey{Path: p, Version: f.openVersion(ctx, p, j.fi, j.fetched)}
 	_, err := f.blocks.Get(ctx, key, func(ctx context.Context) ([]byte, error) {
 		// Checked again with the flight registered: a change from here on
