@@ -23,7 +23,8 @@ type generations struct {
 // only the old confusion, for a node moved long ago and still in use.
 const maxGenerations = 100_000
 
-// stableAttr is the identity a new node at p, of type typ, gets.
+// stableAttr is the identity a new node with number ino (its path's) and
+// type typ gets.
 func (f *FS) stableAttr(ino uint64, typ uint32) gofs.StableAttr {
 	f.gens.mu.Lock()
 	defer f.gens.mu.Unlock()
