@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,7 +42,7 @@ type Blocks struct {
 
 	mu        sync.Mutex                       // guards the fields below
 	lru       *simplelru.LRU[BlockKey, []byte] // evicted by bytes, not by count
-	paths     map[string]map[BlockKey]struct{} // keys held, by path, for InvalidatePath
+	paths     map[string]map[BlockKey]struct{} // keys held, by path, for InvalidatePath and InvalidateTree
 	inflight  map[BlockKey]*blockFlight        // fills running
 	bytes     int64                            // sum of cap over held blocks; ≤ maxBytes
 	hits      uint64
@@ -107,6 +108,24 @@ func (b *Blocks) Patience() time.Duration {
 		}
 	}
 	return DefaultPatience
+}
+
+// patienceKey carries a Get's own patience (WithPatience).
+type patienceKey struct{}
+
+// WithPatience bounds how long a Get under ctx waits for background work
+// it joins to d, in place of Patience: for a caller that waited for that
+// work already elsewhere, so that its waits add up to one patience.
+func WithPatience(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, patienceKey{}, max(d, 0))
+}
+
+// patienceFor is the patience of a Get under ctx.
+func (b *Blocks) patienceFor(ctx context.Context) time.Duration {
+	if d, ok := ctx.Value(patienceKey{}).(time.Duration); ok {
+		return d
+	}
+	return b.Patience()
 }
 
 // MaxBytes is the cache's bound.
@@ -177,7 +196,7 @@ func (b *Blocks) join(ctx context.Context, key BlockKey, f *blockFlight) (data [
 	takeOver := f.bg && !priority.IsBackground(ctx)
 	if takeOver {
 		priority.Promote(f.fillCtx)
-		ended, err := f.waitFor(ctx, b.Patience())
+		ended, err := f.waitFor(ctx, b.patienceFor(ctx))
 		if err != nil {
 			return nil, false, err
 		}
@@ -281,6 +300,33 @@ func (b *Blocks) InvalidatePath(path string) {
 	// Fills in flight are few (one per concurrent reader), so a scan is cheap.
 	for key, f := range b.inflight {
 		if key.Path == path {
+			b.disownLocked(key, f)
+		}
+	}
+}
+
+// InvalidateTree drops every block of dir and of every path below it
+// ("/a" drops "/a" and "/a/b" but not "/ab"), and disowns fills of them
+// in flight, as a rename or removal of directory dir needs: a file moved
+// in under an old name may have the same size and time, hence the same
+// key, as the one that was there. It scans the path index and the fills
+// in flight; renames of directories are rare next to reads.
+func (b *Blocks) InvalidateTree(dir string) {
+	dir = strings.TrimSuffix(dir, "/") // "/" becomes "", so prefix "/" matches all
+	prefix := dir + "/"
+	under := func(p string) bool { return p == dir || strings.HasPrefix(p, prefix) }
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for p, keys := range b.paths {
+		if under(p) {
+			for key := range keys {
+				b.lru.Remove(key) // deletes from b.paths, safe during range
+			}
+		}
+	}
+	for key, f := range b.inflight {
+		if under(key.Path) {
 			b.disownLocked(key, f)
 		}
 	}

@@ -313,6 +313,51 @@ func TestBlocksInvalidatePath(t *testing.T) {
 	checkBytes(t, b)
 }
 
+// A rename or removal of a directory drops the blocks of everything
+// below it, and a fill under it that was in flight is not stored; paths
+// that only share a prefix keep theirs.
+func TestBlocksInvalidateTree(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := NewBlocks(1 << 20)
+		keys := []BlockKey{
+			{"/a", "v1", 0, 0}, {"/a/x", "v1", 0, 0}, {"/a/x/y", "v2", 4096, 65536},
+			{"/ab", "v1", 0, 0}, {"/b", "v1", 0, 0}, {"/ab/x", "v1", 0, 0},
+		}
+		for _, k := range keys {
+			b.Add(k, make([]byte, 10))
+		}
+		release := make(chan struct{})
+		var wg sync.WaitGroup
+		for _, p := range []string{"/a/f", "/ab/f"} {
+			wg.Go(func() {
+				_, _ = b.Get(context.Background(), key(p, 0), func(context.Context) ([]byte, error) {
+					<-release
+					return []byte("old"), nil
+				})
+			})
+		}
+		synctest.Wait()
+		b.InvalidateTree("/a/") // a trailing slash names the same directory
+		close(release)
+		wg.Wait()
+		for i, k := range keys {
+			if _, ok := b.Peek(k); ok != (i >= 3) {
+				t.Errorf("%+v held = %v, want %v", k, ok, i >= 3)
+			}
+		}
+		if _, ok := b.Peek(key("/a/f", 0)); ok {
+			t.Error("fill under the tree that predates the invalidation was stored")
+		}
+		if _, ok := b.Peek(key("/ab/f", 0)); !ok {
+			t.Error("fill outside the tree was not stored")
+		}
+		if len(b.paths) != 4 {
+			t.Errorf("path index holds %d paths, want 4 (/ab, /b, /ab/x, /ab/f)", len(b.paths))
+		}
+		checkBytes(t, b)
+	})
+}
+
 func TestBlocksInvalidateDuringFill(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -494,6 +539,35 @@ func TestBlocksForegroundTakesOverStalledBackgroundFill(t *testing.T) {
 			t.Errorf("cached %q, %v; the overtaken background result must not replace the foreground one", got, ok)
 		}
 	})
+}
+
+// A caller that waited for the background work elsewhere already waits
+// only what is left of its patience (WithPatience), down to not at all.
+func TestBlocksForegroundWaitsItsOwnPatience(t *testing.T) {
+	for _, own := range []time.Duration{10 * time.Millisecond, 0} {
+		synctest.Test(t, func(t *testing.T) {
+			b := NewBlocks(1 << 20)
+			b.SetPatience(func() time.Duration { return 40 * time.Millisecond })
+			release := make(chan struct{})
+			go func() {
+				_, _ = b.Get(priority.Background(context.Background()), key("/f", 0), func(context.Context) ([]byte, error) {
+					<-release
+					return []byte("late"), nil
+				})
+			}()
+			synctest.Wait()
+			start := time.Now()
+			data, err := b.Get(WithPatience(context.Background(), own), key("/f", 0), fillWith([]byte("own")))
+			if err != nil || string(data) != "own" {
+				t.Fatalf("foreground Get = %q, %v; want its own fill", data, err)
+			}
+			if waited := time.Since(start); waited != own {
+				t.Errorf("foreground waited %v, want its own patience (%v)", waited, own)
+			}
+			close(release)
+			synctest.Wait()
+		})
+	}
 }
 
 func TestBlocksBackgroundJoinWaitsForBackgroundFill(t *testing.T) {

@@ -34,7 +34,8 @@
 // call back into the same Dirs. Helpers named …Locked expect the lock held.
 // A block fill started under a background context (package pool/priority)
 // is marked so: a foreground Get that joins it promotes it and waits for it
-// at most [Blocks.Patience], then fills on its own, disowning the slow fill
+// at most [Blocks.Patience] (or what [WithPatience] leaves of it), then
+// fills on its own, disowning the slow fill
 // (its result goes to its own waiters but is not stored).
 // The sweeper goroutine ([Dirs.SweepEvery]) takes Dirs.mu once per sweep,
 // for one scan of the held listings, and holds nothing between sweeps.

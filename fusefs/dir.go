@@ -68,7 +68,7 @@ func (d *dirNode) child(ctx context.Context, p, name string, fi fs.FileInfo, out
 	default:
 		child = &fileNode{fsys: d.fsys, info: fi}
 	}
-	return d.NewInode(ctx, child, gofs.StableAttr{Mode: typ, Ino: out.Attr.Ino})
+	return d.NewInode(ctx, child, d.fsys.stableAttr(out.Attr.Ino, typ))
 }
 
 // Readdir lists from the same cached listing Lookup uses.

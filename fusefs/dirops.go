@@ -72,7 +72,7 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 	fi := localEntry{name: name, mode: modeOf(mode & 0o7777), mtime: now()}
 	d.fsys.fillAttr(p, fi, &out.Attr)
 	node := &fileNode{fsys: d.fsys, info: fi}
-	ch := d.NewInode(ctx, node, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: out.Attr.Ino})
+	ch := d.NewInode(ctx, node, d.fsys.stableAttr(out.Attr.Ino, syscall.S_IFREG))
 	reused := false
 	if fn, ok := ch.Operations().(*fileNode); ok {
 		node, reused = fn, true // the kernel already knew this inode number
@@ -149,7 +149,7 @@ func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 	d.fsys.setEntry(dir, fi)
 	d.fsys.dirs.InvalidateTree(p)
 	d.fsys.fillAttr(p, fi, &out.Attr)
-	return d.NewInode(ctx, &dirNode{fsys: d.fsys}, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: out.Attr.Ino}), 0
+	return d.NewInode(ctx, &dirNode{fsys: d.fsys}, d.fsys.stableAttr(out.Attr.Ino, syscall.S_IFDIR)), 0
 }
 
 // existsOr turns a refused creation into EEXIST when the name is taken:
@@ -235,7 +235,7 @@ func (d *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 		return toErrno(d.fsys.log, "rmdir", p, err)
 	}
 	d.fsys.dropEntry(dir, name)
-	d.fsys.dirs.InvalidateTree(p)
+	d.fsys.forgetTree(p)
 	return 0
 }
 
@@ -284,18 +284,37 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 	if err := d.fsys.remote.Rename(ctx, from, to, aside); err != nil {
 		return toErrno(d.fsys.log, "rename", from, err)
 	}
+	if ch := d.GetChild(name); ch != nil {
+		d.fsys.displace(ch) // go-fuse moves it once this returns
+	}
 	d.fsys.dropEntry(fromDir, name)
 	d.fsys.setEntry(toDir, renamed{src, newName})
 	for _, p := range []string{from, to} {
+		if src.IsDir() {
+			d.fsys.forgetTree(p)
+			continue
+		}
+		// A file renamed over another: the target's blocks, times and
+		// version are the replaced file's.
 		d.fsys.blocks.InvalidatePath(p)
 		d.fsys.times.forget(p)
 		d.fsys.forgetVersion(p)
 	}
-	if src.IsDir() {
-		d.fsys.dirs.InvalidateTree(from)
-		d.fsys.dirs.InvalidateTree(to)
-	}
 	return 0
+}
+
+// forgetTree forgets everything cached for directory dir and below it,
+// renamed or removed: listings, blocks (and fills of them in flight, so
+// a prefetch under the old name is not stored), exact times, content
+// versions, the reading order followed there. A directory moved in under dir's name may hold files of the
+// same size and time as the old one's, which would get the same block
+// keys: only the path told them apart.
+func (f *FS) forgetTree(dir string) {
+	f.dirs.InvalidateTree(dir)
+	f.blocks.InvalidateTree(dir)
+	f.times.forgetTree(dir)
+	f.forgetVersionTree(dir)
+	f.prefetch.forgetTree(dir)
 }
 
 // renameParties looks up the source (which must exist) and the target.

@@ -62,7 +62,7 @@
 //	fileNode.ioMu → streamUpload.mu
 //
 // and these are leaves, taken with nothing after them: pendingFiles.mu,
-// contentVersions.mu, exactTimes.mu, uploadOwner.mu, handle.fillMu (then
+// contentVersions.mu, exactTimes.mu, generations.mu, uploadOwner.mu, handle.fillMu (then
 // only the cache's own locks), freeSpace.mu, filePrefetch.mu,
 // pieceState.mu, pieceIndex.mu, dirHandle.mu. The last three are never
 // held across the network: a piece is fetched under the block cache's
@@ -107,8 +107,10 @@
 //   - freeSpace.mu is held across one AVBL round trip, so concurrent
 //     statfs calls share one question.
 //   - filePrefetch.mu guards the reading order followed per directory, the
-//     queue of files to fetch ahead and the bytes fetched ahead; never held
-//     across the network. A prefetch takes a file node's mu only to see
+//     queue of files to fetch ahead, the bytes fetched ahead and the files
+//     workers are fetching (whose bytes stay counted until the fetch ends,
+//     even when their walk ended); never held across the network. Its ctx
+//     ends at unmount, which stops the workers. A prefetch takes a file node's mu only to see
 //     whether the file has a spool, and holds no handle and no ioMu.
 //
 // # Work done ahead of need
@@ -118,15 +120,19 @@
 // pool serves a program's requests first. A read that needs a block such
 // work is fetching promotes that fill and waits for it at most the block
 // cache's patience (8 round trips, at least 50 ms: about one small
-// transfer; see FS.patience), then fetches on its own. When a program opens the files of a directory in
-// listing order (a few out of order still count), the next 8 regular
-// files of one block at most are fetched into the block cache under the
-// keys their opens will use, by about connections/2 workers that end when
-// nothing is queued, and within min(cache_size/8, 8 MiB) of bytes fetched
-// and not opened yet (64 directories followed at most). A prefetch never
+// transfer; see FS.patience), then fetches on its own: one patience in
+// all, counting the wait for a lane's claim (awaitLane) and the one in the
+// cache. When a program opens the files of a directory in listing order
+// (a few out of order still count), the next 8 regular files of one block
+// at most are fetched into the block cache under the keys their opens
+// will use, by about connections/2 workers that end when nothing is
+// queued or at unmount, and within min(cache_size/8, 8 MiB) of bytes
+// fetched and not opened yet (64 directories followed at most; files the
+// walk passed by two opens no longer count). A prefetch never
 // changes what is read: a file with a spool, or no longer listed as it
 // was queued, is skipped, checked again once its cache flight is
-// registered so that any later local change (InvalidatePath) disowns it;
+// registered so that any later local change (InvalidatePath, or
+// InvalidateTree for a directory renamed or removed) disowns it;
 // a file changed on the server gets new keys from its new listing.
 //
 // dirHandle (an open directory) has no lock: go-fuse serialises the

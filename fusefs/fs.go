@@ -56,6 +56,7 @@ type FS struct {
 	versions contentVersions
 	owner    *uploadOwner
 	pending  pendingFiles
+	gens     generations // identities of nodes moved by renames
 	// chmodRefused: the server refused SITE CHMOD once; uploads stop asking.
 	chmodRefused, modeWarned atomic.Bool
 	space                    freeSpace
@@ -84,7 +85,7 @@ func New(remote Remote, dirs *cache.Dirs, blocks *cache.Blocks, cfg Config) *FS 
 	if cfg.PrefetchFiles == 0 {
 		cfg.PrefetchFiles = defaultPrefetch
 	}
-	f := &FS{remote: remote, dirs: dirs, blocks: blocks, cfg: cfg, log: cfg.Logger, mounted: time.Now(), owner: processOwner()}
+	f := &FS{remote: remote, dirs: dirs, blocks: blocks, cfg: cfg, log: cfg.Logger, mounted: time.Now(), owner: processOwner(), prefetch: newFilePrefetch()}
 	f.dirAhead = newDirPrefetch(dirs, cfg.DirPrefetch, f.loader)
 	blocks.SetPatience(f.patience)
 	return f

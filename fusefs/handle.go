@@ -95,8 +95,7 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 	for pos := off; pos < end; {
 		idx := pos / bs
 		h.observe(idx)
-		h.awaitLane(ctx, idx)
-		data, err := h.fsys.blocks.Get(ctx, h.key(idx), func(ctx context.Context) ([]byte, error) {
+		data, err := h.fsys.blocks.Get(h.awaitLane(ctx, idx), h.key(idx), func(ctx context.Context) ([]byte, error) {
 			return h.fill(ctx, idx)
 		})
 		if err != nil {

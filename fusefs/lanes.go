@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/ftpsfs/ftpsfs/cache"
 	"github.com/ftpsfs/ftpsfs/pool/priority"
 )
 
@@ -206,10 +207,21 @@ func (ra *readAhead) progressed() {
 // on the handle's stream (which would then reopen at every other block).
 // It waits no longer than the block cache's patience: a lane is background
 // work, which a read never waits long for; the read then fetches itself.
-func (h *handle) awaitLane(ctx context.Context, idx int64) {
+// It returns the context to get the block under: after a wait here, one
+// whose patience is what is left of it, so that joining the lane's fill
+// in the cache does not wait a second patience.
+func (h *handle) awaitLane(ctx context.Context, idx int64) context.Context {
 	ra := h.ra
-	timer := time.NewTimer(h.fsys.blocks.Patience())
-	defer timer.Stop()
+	var timer *time.Timer // started at the first wait: most reads never wait
+	var start time.Time
+	patience := h.fsys.blocks.Patience()
+	rest := func() context.Context {
+		if timer == nil {
+			return ctx
+		}
+		timer.Stop()
+		return cache.WithPatience(ctx, patience-time.Since(start))
+	}
 	for {
 		ra.mu.Lock()
 		claimed := false
@@ -219,17 +231,20 @@ func (h *handle) awaitLane(ctx context.Context, idx int64) {
 		wake := ra.progress
 		ra.mu.Unlock()
 		if !claimed {
-			return
+			return rest()
 		}
 		if _, ok := h.fsys.blocks.Peek(h.key(idx)); ok {
-			return
+			return rest()
+		}
+		if timer == nil {
+			start, timer = time.Now(), time.NewTimer(patience)
 		}
 		select {
 		case <-wake:
 		case <-timer.C:
-			return
+			return rest()
 		case <-ctx.Done():
-			return
+			return rest()
 		}
 	}
 }

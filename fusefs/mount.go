@@ -66,6 +66,7 @@ func Mount(dir string, f *FS, mc MountConfig) (*fuse.Server, error) {
 	go func() {
 		server.Serve()
 		f.dirAhead.close() // unmounted: nobody walks any more
+		f.prefetch.close()
 	}()
 	if err := server.WaitMount(); err != nil {
 		_ = server.Unmount()

@@ -43,14 +43,37 @@ var errPrefetchStale = errors.New("prefetch: file changed since it was listed")
 
 // filePrefetch follows reading order per directory and runs the fetches.
 //
-// mu guards every field; it is a leaf, never held across the network (the
-// workers take it only to pick a job and to settle its bytes).
+// mu guards every field but ctx and stop; it is a leaf, never held across
+// the network (the workers take it only to pick a job and to settle its
+// bytes).
 type filePrefetch struct {
+	ctx  context.Context // ended at unmount: workers stop, fetches end
+	stop context.CancelFunc
+
 	mu      sync.Mutex
 	walks   *simplelru.LRU[string, *dirWalk] // by remote directory
 	queue   []prefetchJob
 	workers int   // worker goroutines running
 	bytes   int64 // sizes of the files fetched ahead and not opened since
+	// fetching are the files workers are fetching now; orphans those of
+	// them whose walk ended meanwhile: their bytes stay counted until the
+	// fetch ends, so ended walks never put more in flight than the budget.
+	fetching map[string]bool
+	orphans  map[string]int64
+}
+
+func newFilePrefetch() filePrefetch {
+	ctx, stop := context.WithCancel(context.Background())
+	return filePrefetch{ctx: ctx, stop: stop, fetching: map[string]bool{}, orphans: map[string]int64{}}
+}
+
+// close stops prefetch for good (unmount): queued files are dropped and
+// fetches running end.
+func (fp *filePrefetch) close() {
+	fp.stop()
+	fp.mu.Lock()
+	fp.queue = nil
+	fp.mu.Unlock()
 }
 
 // dirWalk is the reading order seen in one directory.
@@ -111,6 +134,9 @@ func (f *FS) readOpened(n *fileNode, p string) {
 	fp := &f.prefetch
 	fp.mu.Lock()
 	defer fp.mu.Unlock()
+	if fp.ctx.Err() != nil {
+		return // unmounted
+	}
 	w := fp.walkLocked(dir)
 	if size, ok := w.ahead[name]; ok {
 		delete(w.ahead, name)
@@ -123,6 +149,7 @@ func (f *FS) readOpened(n *fileNode, p string) {
 	}
 	switch {
 	case w.last != "" && within(l, w.last, name):
+		fp.passLocked(dir, w, w.last)
 		w.last = name // on in listing order
 	case w.last != "" && within(l, name, w.last):
 		return // just behind: programs reading files in parallel
@@ -161,10 +188,11 @@ func (f *FS) readOpened(n *fileNode, p string) {
 // walkLocked returns dir's walk, starting one if there is none.
 func (fp *filePrefetch) walkLocked(dir string) *dirWalk {
 	if fp.walks == nil {
-		// Evicting a walk forgets its bytes: its files stay cached as any
-		// block does, but no longer hold back other walks.
-		lru, err := simplelru.NewLRU[string, *dirWalk](prefetchMaxDirs, func(_ string, w *dirWalk) {
-			fp.releaseLocked(w)
+		// Evicting a walk ends it: its queued files are dropped (they
+		// would be fetched uncounted), and its files fetched already stay
+		// cached as any block does but no longer hold back other walks.
+		lru, err := simplelru.NewLRU[string, *dirWalk](prefetchMaxDirs, func(dir string, w *dirWalk) {
+			fp.stopLocked(dir, w)
 		})
 		if err != nil {
 			panic(err) // only for a size ≤ 0
@@ -179,19 +207,62 @@ func (fp *filePrefetch) walkLocked(dir string) *dirWalk {
 	return w
 }
 
+// forgetTree ends the walks in dir and below it (renamed or removed): a
+// directory moved in under the name is a new walk, and files fetched
+// ahead there no longer hold the budget.
+func (fp *filePrefetch) forgetTree(dir string) {
+	under := underTree(dir)
+	fp.mu.Lock()
+	defer fp.mu.Unlock()
+	if fp.walks == nil {
+		return
+	}
+	for _, d := range fp.walks.Keys() {
+		if under(d) {
+			fp.walks.Remove(d) // the eviction callback stops it
+		}
+	}
+}
+
 // stopLocked ends dir's walk: queued files of it are dropped.
 func (fp *filePrefetch) stopLocked(dir string, w *dirWalk) {
 	fp.queue = slices.DeleteFunc(fp.queue, func(j prefetchJob) bool { return j.dir == dir })
-	fp.releaseLocked(w)
+	for name, size := range w.ahead {
+		fp.releaseLocked(path.Join(dir, name), size)
+	}
+	clear(w.ahead)
 	w.until = ""
 }
 
-// releaseLocked stops counting w's files ahead.
-func (fp *filePrefetch) releaseLocked(w *dirWalk) {
-	for _, size := range w.ahead {
-		fp.bytes -= size
+// passLocked stops counting the files of w fetched ahead that sort before
+// name, the file opened before this one: the walk passed them by two
+// opens, so the program skipped them (cat *.txt among other files). They
+// stay cached, but would otherwise hold the budget for the rest of the
+// walk, which reclaimLocked never frees. Files passed by one open only
+// are kept: parallel readers of the walk (xargs -P) open them a little
+// late.
+func (fp *filePrefetch) passLocked(dir string, w *dirWalk, name string) {
+	passed := false
+	for file, size := range w.ahead {
+		if file < name {
+			delete(w.ahead, file)
+			fp.releaseLocked(path.Join(dir, file), size)
+			passed = true
+		}
 	}
-	clear(w.ahead)
+	if passed {
+		fp.queue = slices.DeleteFunc(fp.queue, func(j prefetchJob) bool { return j.dir == dir && j.fi.Name() < name })
+	}
+}
+
+// releaseLocked stops counting the size bytes of file p fetched ahead,
+// or, while a worker is fetching it, once that fetch ends.
+func (fp *filePrefetch) releaseLocked(p string, size int64) {
+	if fp.fetching[p] {
+		fp.orphans[p] += size
+		return
+	}
+	fp.bytes -= size
 }
 
 // roomLocked reports whether size more bytes fit the budget, reclaiming
@@ -254,25 +325,33 @@ func (f *FS) prefetchWorker() {
 	fp := &f.prefetch
 	for {
 		fp.mu.Lock()
-		if len(fp.queue) == 0 {
+		if len(fp.queue) == 0 || fp.ctx.Err() != nil {
 			fp.workers--
 			fp.mu.Unlock()
 			return
 		}
 		j := fp.queue[0]
 		fp.queue = fp.queue[1:]
+		p := j.path()
+		fp.fetching[p] = true
 		fp.mu.Unlock()
-		if err := f.prefetchFile(j); err != nil {
-			f.log.Debug("prefetch given up", "path", j.path(), "err", err)
-			fp.mu.Lock()
-			if w, ok := fp.walks.Peek(j.dir); ok {
-				if size, ok := w.ahead[j.fi.Name()]; ok {
-					delete(w.ahead, j.fi.Name())
-					fp.bytes -= size
-				}
-			}
-			fp.mu.Unlock()
+		err := f.prefetchFile(j)
+		if err != nil {
+			f.log.Debug("prefetch given up", "path", p, "err", err)
 		}
+		fp.mu.Lock()
+		delete(fp.fetching, p)
+		if size, ok := fp.orphans[p]; ok {
+			delete(fp.orphans, p)
+			fp.bytes -= size
+		}
+		if w, ok := fp.walks.Peek(j.dir); ok && err != nil {
+			if size, ok := w.ahead[j.fi.Name()]; ok {
+				delete(w.ahead, j.fi.Name())
+				fp.bytes -= size
+			}
+		}
+		fp.mu.Unlock()
 	}
 }
 
@@ -280,12 +359,18 @@ func (f *FS) prefetchWorker() {
 // a program's requests go first, and any error just ends it (the open
 // that needs the file fetches it and reports what goes wrong).
 func (f *FS) prefetchFile(j prefetchJob) error {
-	ctx, cancel := context.WithTimeout(priority.Background(context.Background()), f.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(priority.Background(f.prefetch.ctx), f.cfg.Timeout)
 	defer cancel()
 	if !f.stillListed(j) {
 		return errPrefetchStale
 	}
 	p := j.path()
+	// The version an open under the same listing would settle. Under a
+	// rounded listing (LIST) that is one without an exact time, as for any
+	// small file opened first: after dir_cache_ttl, the next open asks
+	// MDTM and fetches it again. Asking MDTM here instead would cost every
+	// file fetched ahead one more round trip, to save a download only for
+	// walks repeated after the TTL.
 	key := cache.BlockKey{Path: p, Version: f.openVersion(ctx, p, j.fi, j.fetched)}
 	_, err := f.blocks.Get(ctx, key, func(ctx context.Context) ([]byte, error) {
 		// Checked again with the flight registered: a change from here on

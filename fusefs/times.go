@@ -2,6 +2,8 @@ package fusefs
 
 import (
 	"io/fs"
+	"maps"
+	"strings"
 	"sync"
 	"time"
 )
@@ -46,6 +48,24 @@ func (e *exactTimes) forget(p string) {
 	delete(e.m, p)
 	delete(e.kept, p)
 	e.mu.Unlock()
+}
+
+// forgetTree forgets dir and every path below it (a directory renamed or
+// removed): the files there now are not the ones these times were set on.
+func (e *exactTimes) forgetTree(dir string) {
+	under := underTree(dir)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	maps.DeleteFunc(e.m, func(p string, _ time.Time) bool { return under(p) })
+	maps.DeleteFunc(e.kept, func(p string, _ time.Time) bool { return under(p) })
+}
+
+// underTree reports, for a path, whether it is dir or below it ("/a"
+// holds "/a/b" but not "/ab").
+func underTree(dir string) func(p string) bool {
+	dir = strings.TrimSuffix(dir, "/")
+	prefix := dir + "/"
+	return func(p string) bool { return p == dir || strings.HasPrefix(p, prefix) }
 }
 
 // refine returns fi with its remembered exact time when the listing's time

@@ -3,6 +3,7 @@ package fusefs
 import (
 	"context"
 	"io/fs"
+	"maps"
 	"strconv"
 	"sync"
 	"time"
@@ -75,5 +76,14 @@ func (f *FS) openVersion(ctx context.Context, p string, fi fs.FileInfo, fetched 
 func (f *FS) forgetVersion(p string) {
 	f.versions.mu.Lock()
 	delete(f.versions.m, p)
+	f.versions.mu.Unlock()
+}
+
+// forgetVersionTree drops what is known of the content of every file at
+// or below dir (renamed or removed).
+func (f *FS) forgetVersionTree(dir string) {
+	under := underTree(dir)
+	f.versions.mu.Lock()
+	maps.DeleteFunc(f.versions.m, func(p string, _ validVersion) bool { return under(p) })
 	f.versions.mu.Unlock()
 }
