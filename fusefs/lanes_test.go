@@ -23,6 +23,7 @@ type laneRemote struct {
 	shared    sync.Mutex // held while a read "transfers", when shared is on
 	isShared  bool
 	laneOpens atomic.Int64
+	fetched   atomic.Int64 // bytes read from the "server", by every stream
 }
 
 func (r *laneRemote) ReadLanes() int { return 3 }
@@ -49,7 +50,9 @@ func (s *slowReader) ReadAt(ctx context.Context, buf []byte, off int64) (int, er
 		defer s.r.shared.Unlock()
 	}
 	time.Sleep(time.Duration(float64(len(buf)) / s.r.perStream * float64(time.Second)))
-	return s.RemoteReader.ReadAt(ctx, buf, off)
+	n, err := s.RemoteReader.ReadAt(ctx, buf, off)
+	s.r.fetched.Add(int64(n))
+	return n, err
 }
 
 // syncBuffer collects log output from several goroutines.
@@ -118,4 +121,23 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "")
+}
+
+// TestReadWaitsForLanesMakingProgress: a read that reaches a block a lane
+// has claimed but not fetched yet waits for it while the lanes keep
+// delivering blocks, and fetches it itself only when they stall. Before,
+// it gave up after one patience whatever the lanes did, and fetched on
+// its own stream what the lanes were about to deliver: the file was
+// downloaded half again, and sequential reads at 20 ms round trips were
+// a fifth slower than without the patience.
+func TestReadWaitsForLanesMakingProgress(t *testing.T) {
+	t.Parallel()
+	// A block takes a lane 125 ms, longer than the patience (80 ms).
+	r := &laneRemote{fakeRemote: newFakeRemote(), perStream: 8 << 20}
+	readThroughLanes(t, r)
+	size := int64(96 << 20)
+	t.Logf("%d MiB fetched for %d MiB", r.fetched.Load()>>20, size>>20)
+	if got := r.fetched.Load(); got > size+size/8 {
+		t.Errorf("%d MiB fetched for a %d MiB file: reads took over blocks lanes were delivering", got>>20, size>>20)
+	}
 }
