@@ -98,12 +98,16 @@ func (f *FS) prefetchBudget() int64 {
 	return min(f.blocks.MaxBytes()/8, maxPrefetchSize)
 }
 
-// prefetchWorkers is how many files are fetched ahead at once: about half
-// the connections (the read lanes are all but one of them), so programs
-// always find some.
+// prefetchWorkers is how many files are fetched ahead at once: as many as
+// there are stream slots (all connections but one). Each fetch is mostly
+// round trips (EPSV, RETR, the data connection's handshake, the reply), so
+// throughput grows with the fetches in flight; programs lose nothing by
+// it, since the pool serves background work only while no program waits,
+// keeps one connection back from it and takes the others back within a
+// few round trips (package pool's scheduler).
 func (f *FS) prefetchWorkers() int {
 	if lo, ok := f.remote.(LaneOpener); ok {
-		return max(1, (lo.ReadLanes()+1)/2)
+		return max(1, lo.ReadLanes())
 	}
 	return 2
 }
