@@ -23,6 +23,10 @@ type hostile struct {
 	greet func(w net.Conn) error
 	// reply, when it returns true, has answered the command itself.
 	reply func(w net.Conn, verb, arg string) bool
+	// beforeFinal, if set, hears each transfer's verb once its data is
+	// done, before its final reply, with the bytes of later commands the
+	// client had sent by then.
+	beforeFinal func(verb string, ahead int)
 	// seen, if set, hears each command with the bytes of later commands
 	// already received (pipelined) when it was read.
 	seen func(verb string, ahead int)
@@ -223,6 +227,14 @@ func (h *hostile) serve(c net.Conn) {
 				h.mu.Unlock()
 			}
 			h.untrack(data)
+			if derr == nil && h.beforeFinal != nil {
+				// What the client sent ahead of the final reply: wait a
+				// little for it, without consuming it.
+				_ = c.SetReadDeadline(time.Now().Add(150 * time.Millisecond))
+				_, _ = r.Peek(1)
+				_ = c.SetReadDeadline(time.Time{})
+				h.beforeFinal(verb, r.Buffered())
+			}
 			if derr != nil {
 				err = say("426 transfer aborted")
 			} else if h.final != nil {
@@ -230,6 +242,7 @@ func (h *hostile) serve(c net.Conn) {
 			} else {
 				err = say("226 done")
 			}
+
 		case "QUIT":
 			_ = say("221 bye")
 			return

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/textproto"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -86,25 +88,66 @@ func (p *Pool) sendOnSpare(s *spare, tp *textproto.Conn, ph *phase, target strin
 	if _, err := body.WriteTo(s.data); err != nil {
 		return nil, err
 	}
+	// The size check goes out before the data connection is closed: FTP
+	// servers answer commands one at a time, so it is read once the
+	// transfer is over and its answer comes back with the final reply, a
+	// round trip sooner than asked after it. A server that answered it
+	// while still storing shows too small a size or none: then it is asked
+	// again, after the final reply, as the library path asks.
+	if err := tp.PrintfLine("SIZE %s", target); err != nil {
+		return nil, err
+	}
 	if err := s.data.Close(); err != nil {
 		return nil, err
 	}
-	if _, _, err := tp.ReadResponse(2); err != nil {
-		if isReply(err) {
-			return err, nil
-		}
+	final, sized, err := readFinalAndSize(tp)
+	if err != nil {
 		return nil, err
 	}
-	held, err := remoteSize(s.c, target)
-	switch {
-	case err != nil && replyCode(err) != 0: // remoteSize wraps replies in *ReplyError
-		return err, nil
-	case err != nil:
-		return nil, err
-	case held != size || body.n != size:
+	if final.code/100 != 2 {
+		return final.err(), nil
+	}
+	held, ok := int64(-1), false
+	if sized.code == 213 {
+		held, ok = parseSize(sized.msg)
+	}
+	if !ok || held != size {
+		if held, err = remoteSize(s.c, target); err != nil {
+			if replyCode(err) != 0 { // remoteSize wraps replies in *ReplyError
+				return err, nil
+			}
+			return nil, err
+		}
+	}
+	if held != size || body.n != size {
 		return fmt.Errorf("STOR %s: %w (sent %d, server has %d)", target, ErrSizeMismatch, body.n, held), nil
 	}
 	return nil, nil
+}
+
+// readFinalAndSize reads the transfer's final reply and the answer to the
+// SIZE sent before it, in whichever order the server gave them: a 213, or
+// a refusal followed by the transfer's success, is SIZE answered early.
+func readFinalAndSize(tp *textproto.Conn) (final, sized reply, err error) {
+	var r [2]reply
+	for i := range r {
+		code, msg, err := tp.ReadResponse(0)
+		if err != nil {
+			return reply{}, reply{}, wrapNet(err)
+		}
+		r[i] = reply{code, msg}
+	}
+	transferDone := func(c int) bool { return c == 226 || c == 250 }
+	if r[0].code == 213 || r[0].code/100 >= 4 && transferDone(r[1].code) {
+		return r[1], r[0], nil
+	}
+	return r[0], r[1], nil
+}
+
+// parseSize reads SIZE's "213 n".
+func parseSize(msg string) (int64, bool) {
+	n, err := strconv.ParseInt(strings.TrimSpace(msg), 10, 64)
+	return n, err == nil && n >= 0
 }
 
 // adopt makes c, lent as the spare (background), the connection of the

@@ -84,3 +84,63 @@ func TestStoreOnSpareRefusedDataConnFallsBack(t *testing.T) {
 		t.Errorf("%d uploads counted on a spare, want 0", n)
 	}
 }
+
+// TestSpareUploadAsksSizeWithTheData: on the spare, the size check is sent
+// before the data connection closes, so its answer comes with the final
+// reply instead of a round trip after it: the server already holds SIZE
+// when it answers the transfer. (Before, SIZE was sent after the 226.)
+// The upload still succeeds and is checked.
+func TestSpareUploadAsksSizeWithTheData(t *testing.T) {
+	var ahead atomic.Int32
+	ahead.Store(-1)
+	h := startHostile(t, func(h *hostile) {
+		h.beforeFinal = func(verb string, n int) {
+			if verb == "STOR" {
+				ahead.Store(int32(n))
+			}
+		}
+	})
+	p := h.pool(func(c *Config) { c.MaxConns = 4 })
+	p.refillSpare()
+	waitSpare(t, p)
+	data := []byte("checked at once")
+	if err := p.Store(ctxT(t), "/f", bytes.NewReader(data), int64(len(data))); err != nil {
+		t.Fatalf("upload on the spare: %v", err)
+	}
+	if p.Metrics.SpareStores.Load() != 1 {
+		t.Fatal("the upload did not go over the spare (the test's premise)")
+	}
+	if n := ahead.Load(); n <= 0 {
+		t.Errorf("the server held %d bytes of later commands when it answered the transfer; want SIZE already sent", n)
+	}
+}
+
+// TestSpareUploadSizeAnsweredEarlyIsAskedAgain: a server that answers the
+// SIZE sent with the data before it has stored everything (550, or a
+// smaller size, then the transfer's 226) is asked again after the final
+// reply: the upload is judged by the size the server holds at the end.
+func TestSpareUploadSizeAnsweredEarlyIsAskedAgain(t *testing.T) {
+	for _, early := range []string{"550 not there yet", "213 3"} {
+		t.Run(early, func(t *testing.T) {
+			var sizes atomic.Int32
+			h := startHostile(t, nil)
+			h.reply = func(w net.Conn, verb, arg string) bool {
+				if verb == "SIZE" && sizes.Add(1) == 1 {
+					_, _ = fmt.Fprintf(w, "%s\r\n", early)
+					return true
+				}
+				return false
+			}
+			p := h.pool(func(c *Config) { c.MaxConns = 4 })
+			p.refillSpare()
+			waitSpare(t, p)
+			data := []byte("the whole file")
+			if err := p.Store(ctxT(t), "/f", bytes.NewReader(data), int64(len(data))); err != nil {
+				t.Fatalf("upload whose first SIZE answer came early: %v", err)
+			}
+			if n := sizes.Load(); n != 2 {
+				t.Errorf("%d SIZE commands, want 2 (the early answer, then asked again)", n)
+			}
+		})
+	}
+}
