@@ -35,7 +35,7 @@ func (f *FS) lookupEntry(ctx context.Context, dir, name string) (fs.FileInfo, bo
 	}
 	l, err := f.dirs.GetWithin(ctx, dir, lookupPatience, f.loader(dir))
 	if err == nil {
-		f.dirAhead.used(dir, l)
+		f.dirAhead.looked(dir)
 		fi, ok := l.Lookup(name)
 		return fi, ok, nil
 	}
@@ -96,7 +96,7 @@ func (f *FS) entryIn(ctx context.Context, dir, name string) (fs.FileInfo, bool, 
 		fi = f.earlyEntry(f.times.refine(path.Join(dir, name), fi))
 	}
 	if !l.Partial {
-		f.dirAhead.used(dir, l)
+		f.dirAhead.looked(dir)
 	}
 	return fi, ok, l.Started, nil
 }
@@ -106,7 +106,7 @@ func (f *FS) waitListing(ctx context.Context, dir, name string) (fs.FileInfo, bo
 	if err != nil {
 		return nil, false, err
 	}
-	f.dirAhead.used(dir, l)
+	f.dirAhead.looked(dir)
 	fi, ok := l.Lookup(name)
 	return fi, ok, nil
 }

@@ -318,3 +318,25 @@ func TestPrefetchUseInsideKeepsParentWalked(t *testing.T) {
 		t.Errorf("/p last walked %v; a use of /p/a/b/c should refresh it", at)
 	}
 }
+
+// A lookup is no listing by a program: `cp f /mnt/sub00/` looks up sub00
+// in the root, which loads the root's listing, but must not list every
+// sibling of sub00 in the background (before, it did, and on a 2-core
+// machine those listings cost a large upload at 20 ms a sixth of its
+// speed).
+func TestLookupListingQueuesNoPrefetch(t *testing.T) {
+	r := newFakeRemote()
+	subs := subdirTree(r, 6)
+	g := newListGate(r, nil)
+	mnt, fsys, _ := mountPrefetch(t, g, 4)
+	if _, err := os.Stat(filepath.Join(mnt, "sub00", "f")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // what a prefetch would need to start
+	waitFor(t, "the prefetcher to be idle", fsys.dirAhead.idle)
+	for _, sub := range subs[1:] {
+		if n := g.count(sub); n != 0 {
+			t.Errorf("%s listed %d times after a lookup beside it; want 0", sub, n)
+		}
+	}
+}
