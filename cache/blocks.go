@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"math"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -312,9 +311,7 @@ func (b *Blocks) InvalidatePath(path string) {
 // key, as the one that was there. It scans the path index and the fills
 // in flight; renames of directories are rare next to reads.
 func (b *Blocks) InvalidateTree(dir string) {
-	dir = strings.TrimSuffix(dir, "/") // "/" becomes "", so prefix "/" matches all
-	prefix := dir + "/"
-	under := func(p string) bool { return p == dir || strings.HasPrefix(p, prefix) }
+	under := underDir(dir)
 
 	b.mu.Lock()
 	defer b.mu.Unlock()

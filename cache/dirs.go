@@ -347,13 +347,19 @@ func (d *Dirs) Invalidate(dir string) {
 	}
 }
 
+// underDir reports whether a path is dir or below it ("/a" holds "/a" and
+// "/a/b" but not "/ab"; "/" holds every path).
+func underDir(dir string) func(string) bool {
+	dir = strings.TrimSuffix(dir, "/") // "/" becomes "", so prefix "/" matches all
+	prefix := dir + "/"
+	return func(p string) bool { return p == dir || strings.HasPrefix(p, prefix) }
+}
+
 // InvalidateTree drops dir and every directory below it ("/a" drops "/a"
 // and "/a/b" but not "/ab"), as a rename or removal of dir needs. It scans
 // all cached listings, which maxDirs bounds.
 func (d *Dirs) InvalidateTree(dir string) {
-	dir = strings.TrimSuffix(dir, "/") // "/" becomes "", so prefix "/" matches all
-	prefix := dir + "/"
-	under := func(p string) bool { return p == dir || strings.HasPrefix(p, prefix) }
+	under := underDir(dir)
 
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -116,15 +116,7 @@ func (c *conn) bind(ctx context.Context, stalled func(since time.Time)) (stop fu
 // goroutine.
 func (c *conn) interrupt() {
 	c.interrupted.Store(true)
-	c.sockets.Lock()
-	raw, data := c.sockets.raw, c.sockets.data
-	c.sockets.Unlock()
-	if raw != nil {
-		_ = raw.Close()
-	}
-	if data != nil {
-		_ = data.Close()
-	}
+	c.closeSockets()
 }
 
 // close ends the session politely (QUIT).

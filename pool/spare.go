@@ -130,6 +130,12 @@ func (p *Pool) takeSpare(ctx context.Context) *spare {
 	s := p.spares.s
 	p.spares.s = nil
 	p.spares.mu.Unlock()
+	return p.freshSpare(s)
+}
+
+// freshSpare returns s, just taken from the slot, if it is fresh enough;
+// a stale one is let go.
+func (p *Pool) freshSpare(s *spare) *spare {
 	if s != nil && time.Since(s.made) > p.maxSpareAge() {
 		go p.releaseSpare(s)
 		return nil

@@ -208,9 +208,5 @@ func (p *Pool) takeSpareNow() *spare {
 	s := p.spares.s
 	p.spares.s = nil
 	p.spares.mu.Unlock()
-	if s != nil && time.Since(s.made) > p.maxSpareAge() {
-		go p.releaseSpare(s)
-		return nil
-	}
-	return s
+	return p.freshSpare(s)
 }
