@@ -268,3 +268,52 @@ func TestDirsLoadCancelledWithItsCallersDeadline(t *testing.T) {
 		}
 	})
 }
+
+// A caller whose deadline stops a load returns once the load has ended, so
+// that what the load's end tells the pool (a server that kept it waiting)
+// is known before the kernel retries: a retry started a moment earlier
+// waited a whole timeout again (TestFaultStallFailsInTimeThenRecovers, ls
+// after 12 s with timeout=6s).
+func TestDirsCallerThatStopsALoadWaitsForItsEnd(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := NewDirs(time.Minute, 10, nil)
+		var ended atomic.Bool
+		load := func(ctx context.Context) ([]fs.FileInfo, error) {
+			<-ctx.Done()
+			time.Sleep(10 * time.Millisecond) // the pool cutting its connection
+			ended.Store(true)
+			return nil, ctx.Err()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if _, err := d.Get(ctx, "/d", load); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Get err = %v, want the deadline", err)
+		}
+		if !ended.Load() {
+			t.Error("Get returned before the load it stopped had ended")
+		}
+	})
+}
+
+// A load that does not honour its context keeps the caller that stopped it
+// no longer than stoppedLoadWait.
+func TestDirsCallerWaitsForAStoppedLoadBriefly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := NewDirs(time.Minute, 10, nil)
+		release := make(chan struct{})
+		load := func(ctx context.Context) ([]fs.FileInfo, error) {
+			<-release
+			return nil, ctx.Err()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		start := time.Now()
+		if _, err := d.GetWithin(ctx, "/d", time.Hour, load); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("GetWithin err = %v, want the deadline", err)
+		}
+		if took := time.Since(start); took != time.Second+stoppedLoadWait {
+			t.Errorf("GetWithin returned after %v, want the deadline and stoppedLoadWait (%v)", took, time.Second+stoppedLoadWait)
+		}
+		close(release)
+	})
+}

@@ -255,15 +255,36 @@ func (d *Dirs) join(ctx context.Context, dir string, load func(ctx context.Conte
 // or a change disowned it) stops it and frees the connection it holds. The
 // cause goes first: a deadline tells the pool the server kept them waiting,
 // which disownLocked's own plain cancellation would not.
+//
+// A caller that gave up (cause set) and so stopped the load then waits for
+// it to let go, at most stoppedLoadWait: what the load's end tells the pool
+// (the server did not answer in time, so later operations get a short
+// wait) must be known before the caller's error reaches the program. The
+// kernel retries a lookup that failed at once, and that retry, started a
+// moment before the pool heard, would wait a whole timeout again.
 func (d *Dirs) leave(dir string, f *dirFlight, cause error) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
+	stopped := f.waiters == 1 && (cause != nil || !f.keep)
 	f.waiters--
-	if f.waiters == 0 && (cause != nil || !f.keep) {
+	if stopped {
 		f.cancel(cause) // nil reads as context.Canceled
 		d.disownLocked(dir, f)
 	}
+	d.mu.Unlock()
+	if stopped && cause != nil {
+		t := time.NewTimer(stoppedLoadWait)
+		defer t.Stop()
+		select {
+		case <-f.done:
+		case <-t.C:
+		}
+	}
 }
+
+// stoppedLoadWait bounds how long a caller that stopped a load waits for
+// it to end (see leave): a load honours its context within a few
+// milliseconds (the pool closes the sockets under it).
+const stoppedLoadWait = time.Second
 
 // startLocked registers a load of dir and starts it. The goroutine ends
 // when load returns; load must honour its context.
