@@ -279,6 +279,10 @@ func TestMetricsEndpoint(t *testing.T) {
 		`ftpsfs_dir_cache_misses_total [1-9]`,
 		`ftpsfs_tls_resume_failures_total 0`,
 		`ftpsfs_reconnects_total 0`,
+		`ftpsfs_preemptions_total \d`,
+		`ftpsfs_read_stream_evictions_total \d`,
+		`ftpsfs_spare_reads_total \d`,
+		`ftpsfs_spare_uploads_total \d`,
 		`ftpsfs_data_connections_total [1-9]`,
 		`ftpsfs_remote_operation_seconds_count\{op="LIST",result="ok"\} [1-9]`,
 	} {
