@@ -26,6 +26,14 @@ type conn struct {
 	// sniff, while a listing runs, sees its data connection's bytes (see
 	// listingSniffer); set and cleared by the connection's owner.
 	sniff *listingSniffer
+	// receiveOnly, while a download (RETR, LIST, MLSD) is started, makes
+	// its data connection send close_notify as soon as its handshake ends
+	// when closeNotifyFirst (see dialData); set and cleared by the
+	// connection's owner.
+	receiveOnly bool
+	// closeNotifyFirst: the server greeted as vsftpd, which reads the
+	// client's close_notify on every data connection before closing it.
+	closeNotifyFirst bool
 	// ended is set by the owner when the server ended the session (421)
 	// in a reply that did not fail the operation (see pipeline): put drops
 	// the connection.

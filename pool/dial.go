@@ -110,14 +110,15 @@ func (d *dialer) login(ctx context.Context, c *conn) (*ftp.ServerConn, error) {
 	}
 	netDialer := &net.Dialer{Timeout: d.cfg.Timeout, KeepAlive: 30 * time.Second}
 	c.openData = func(addr string) net.Conn {
-		dc, sock := d.dialData(netDialer, "tcp", addr, dataTLS)
+		// A spare's direction is not known yet: it sends close_notify at the end.
+		dc, sock := d.dialData(netDialer, "tcp", addr, dataTLS, false)
 		c.setData(sock) // an interrupt closes a spare's data connection too
 		return dc
 	}
 	first := true
 	dialFunc := func(network, address string) (net.Conn, error) {
 		if !first {
-			dc, sock := d.dialData(netDialer, network, address, dataTLS)
+			dc, sock := d.dialData(netDialer, network, address, dataTLS, c.receiveOnly && c.closeNotifyFirst)
 			c.setData(sock)
 			if c.sniff != nil {
 				return &sniffConn{Conn: dc, sniff: c.sniff}, nil
@@ -158,14 +159,18 @@ func (d *dialer) login(ctx context.Context, c *conn) (*ftp.ServerConn, error) {
 		// only makes Login send PBSZ 0 / PROT P.
 		opts = append(opts, ftp.DialWithTLS(ctrlTLS))
 	}
+	greeting := &greetingSniffer{}
 	if w := d.conversationOutput(); w != nil {
-		opts = append(opts, ftp.DialWithDebugOutput(w))
+		opts = append(opts, ftp.DialWithDebugOutput(io.MultiWriter(greeting, w)))
+	} else {
+		opts = append(opts, ftp.DialWithDebugOutput(greeting))
 	}
 	start := time.Now()
 	sc, err := ftp.Dial(d.addr, opts...)
 	if err != nil {
 		return nil, d.explainDial(err)
 	}
+	c.closeNotifyFirst = greeting.vsftpd()
 	if err := sc.Login(d.cfg.User, d.cfg.Password); err != nil {
 		_ = sc.Quit()
 		return nil, d.explainLogin(err)
@@ -211,7 +216,16 @@ func (d *dialer) conversationOutput() io.Writer {
 // handshake overlaps the command's round trip instead of following its
 // reply. Reads and writes wait for it; a failure surfaces there. sock is
 // the socket underneath, which closes it at once from any goroutine.
-func (d *dialer) dialData(nd *net.Dialer, network, address string, dataTLS *tls.Config) (dc, sock net.Conn) {
+//
+// With receiveOnly (a download, RETR, LIST or MLSD, from vsftpd: see
+// conn.closeNotifyFirst) the data connection sends its close_notify as
+// soon as the handshake ends instead of after the data: vsftpd, having
+// sent the file and its own close_notify, waits for the client's before
+// its final reply, a round trip per download that the early one, already
+// in its socket buffer, saves. Only vsftpd: a server that closes without
+// reading the client's close_notify (Go's, ftpserverlib) leaves it unread,
+// and Linux then resets the connection, which can lose the data's tail.
+func (d *dialer) dialData(nd *net.Dialer, network, address string, dataTLS *tls.Config, receiveOnly bool) (dc, sock net.Conn) {
 	d.metrics.DataConns.Add(1)
 	sock = dialLazy(nd, network, address, d.cfg.Timeout, d.onDataConn)
 	nc := net.Conn(&deadlineConn{Conn: sock, timeout: d.cfg.Timeout})
@@ -219,7 +233,11 @@ func (d *dialer) dialData(nd *net.Dialer, network, address string, dataTLS *tls.
 		return nc, sock
 	}
 	tc := &dataConn{Conn: tls.Client(nc, dataTLS), timeout: d.cfg.Timeout, onTLS: d.noteHandshake}
-	go func() { _ = tc.Handshake() }()
+	go func() {
+		if tc.Handshake() == nil && receiveOnly {
+			_ = tc.Conn.CloseWrite()
+		}
+	}()
 	return tc, sock
 }
 

@@ -106,7 +106,8 @@ func listRaw(c *conn, dir string, sink arriving.Sink) ([]*ftp.Entry, *listingSni
 		sniff.early = newEarlyEntries(sink, c.mlsd)
 	}
 	c.sniff = sniff
-	defer func() { c.sniff = nil }()
+	c.receiveOnly = true
+	defer func() { c.sniff, c.receiveOnly = nil, false }()
 	var entries []*ftp.Entry
 	var err error
 	if c.mlsd {

@@ -105,7 +105,7 @@ func (r *Reader) ReadAt(ctx context.Context, buf []byte, off int64) (int, error)
 			return total, ctxError("RETR", r.path, ctx) // the stream, if any, is still in step
 		}
 		if r.resp == nil {
-			if err := r.openLocked(ctx, off+int64(total), failures > 0); err != nil {
+			if err := r.openLocked(ctx, off+int64(total), r.endsLocked(off+int64(len(buf))), failures > 0); err != nil {
 				if retry(err, &r.pool.Metrics.Retries) {
 					continue
 				}
@@ -206,8 +206,23 @@ func (r *Reader) readLocked(ctx context.Context, buf []byte) (int, error) {
 	return n, nil
 }
 
-func (r *Reader) openLocked(ctx context.Context, off int64, fresh bool) error {
-	c, err := r.pool.get(ctx, r.kind, fresh)
+// endsLocked reports whether a read up to end runs into the end of the
+// file as listed: its stream then ends within the read.
+func (r *Reader) endsLocked(end int64) bool {
+	return r.size >= 0 && end > r.size
+}
+
+// openLocked opens the stream at off. One that will end within the read
+// asking for it (toEnd: a small file read whole) holds its connection no
+// longer than a command does, so it takes one as a command would, not a
+// stream slot: eight programs reading small files use all eight
+// connections, not seven.
+func (r *Reader) openLocked(ctx context.Context, off int64, toEnd, fresh bool) error {
+	kind := r.kind
+	if toEnd && kind == useStream {
+		kind = useOp
+	}
+	c, err := r.pool.get(ctx, kind, fresh)
 	if err != nil {
 		return err
 	}
@@ -215,7 +230,9 @@ func (r *Reader) openLocked(ctx context.Context, off int64, fresh bool) error {
 	var resp *ftp.Response
 	usable, err := r.pool.runPhased(ctx, c, "RETR", r.path, "RETR's reply", func() error {
 		var err error
+		c.receiveOnly = true
 		resp, err = c.sc.RetrFrom(r.path, uint64(off))
+		c.receiveOnly = false
 		return err
 	})
 	if !usable {

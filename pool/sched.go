@@ -16,8 +16,8 @@ import (
 // program waits for:
 //   - background is served only while no foreground get waits, in the
 //     order it asked (FIFO, so one file's lanes cannot starve another's),
-//     and holds at most bgLimit connections: one is always left for
-//     foreground;
+//     and holds at most bgLimit connections: those foreground does not
+//     hold, less one, which is always left for foreground;
 //   - a background get that is promoted while it waits (a program began
 //     waiting for its result; see package priority) competes as foreground
 //     from then on;
@@ -44,11 +44,22 @@ func background(ctx context.Context, kind use) bool {
 	return kind == useLane || kind == useSpare
 }
 
-// bgLimitLocked is how many connections background work may hold: all
-// but one, so a program's request finds one without waiting (or, with a
-// single connection, that one, which a foreground get then preempts).
+// bgLimitLocked is how many connections background work may hold: what
+// programs do not hold, less one, so a program's next request finds one
+// without waiting (or, with a single connection, that one, which a
+// foreground get then preempts). While programs keep all but one busy
+// (eight readers on eight connections), background starts nothing: its
+// work would only be preempted, at the price of a new login each time.
 func (p *Pool) bgLimitLocked() int {
-	return max(1, p.max-1)
+	if p.max <= 1 {
+		return p.max
+	}
+	return max(0, p.max-1-p.fgHeldLocked())
+}
+
+// fgHeldLocked is how many connections foreground work holds or dials.
+func (p *Pool) fgHeldLocked() int {
+	return p.open - len(p.idle) - p.bgLent
 }
 
 // bgGrace is how long a foreground get waits for background holders to
