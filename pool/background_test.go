@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ftpsfs/ftpsfs/e2e/testserver"
 	"github.com/ftpsfs/ftpsfs/pool/priority"
 )
 
@@ -77,5 +78,28 @@ func TestBackgroundDeadlineDoesNotJudgeTheServer(t *testing.T) {
 	_, _ = p.Stat(fctx, "/silent")
 	if !p.unresponsive.Load() {
 		t.Error("a foreground Stat that ran into its deadline did not mark the server unresponsive (the test's premise)")
+	}
+}
+
+// connections=2: a program's stream open but idle between reads (a file
+// handle's) leaves the other, idle, connection to its read-ahead lane.
+// The lane waited for a connection until its deadline when idle program
+// streams counted as busy (the reviewer's test).
+func TestLaneGetsTheConnectionBesideAnIdleProgramStream(t *testing.T) {
+	srv, _ := startServer(t, testserver.EmbeddedOptions{})
+	p := newPool(t, srv, func(c *Config) { c.MaxConns = 2 })
+	p.Warm(ctxT(t), 2)
+	prog := p.OpenReader("/big.bin")
+	defer prog.Close()
+	buf := make([]byte, 4096)
+	if _, err := prog.ReadAt(ctxT(t), buf, 0); err != nil {
+		t.Fatal(err)
+	}
+	lane := p.OpenLaneReader("/big.bin")
+	defer lane.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := lane.ReadAt(ctx, buf, 1<<20); err != nil {
+		t.Errorf("the lane got no connection though one is idle: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package pool
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
 )
 
@@ -30,9 +31,17 @@ func (g *greetingSniffer) Write(b []byte) (int, error) {
 	return n, nil
 }
 
-// vsftpd reports whether the greeting is vsftpd's own ("220 (vsFTPd
-// 3.0.3)"; a site that set ftpd_banner is not recognised, and only loses
-// the round trip dialData saves).
+// vsftpd reports whether the greeting is the default one of vsftpd 3 or
+// later ("220 (vsFTPd 3.0.3)"), which reads the client's close_notify on
+// every data connection before closing it; 2.x did not. A site that set
+// ftpd_banner is not recognised, and only loses the round trip dialData
+// saves.
 func (g *greetingSniffer) vsftpd() bool {
-	return strings.HasPrefix(string(g.line), "220 (vsFTPd ")
+	version, ok := strings.CutPrefix(strings.TrimRight(string(g.line), "\r"), "220 (vsFTPd ")
+	if !ok {
+		return false
+	}
+	major, _, _ := strings.Cut(version, ".")
+	n, err := strconv.Atoi(major)
+	return err == nil && n >= 3
 }

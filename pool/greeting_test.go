@@ -12,6 +12,8 @@ func TestGreetingSnifferKnowsVsftpd(t *testing.T) {
 	}{
 		{[]string{"220 (vsFTPd 3.0.3)\r\n", "AUTH TLS\r\n"}, true},
 		{[]string{"220 (vsF", "TPd 3.0.5)\r\n234 Proceed"}, true},
+		{[]string{"220 (vsFTPd 2.3.5)\r\n"}, false}, // 2.x closes without reading it
+		{[]string{"220 (vsFTPd x)\r\n"}, false},
 		{[]string{"220 ftpsfs test server ready\r\n"}, false},
 		{[]string{"220 ProFTPD Server\r\n", "220 (vsFTPd 3.0.3)\r\n"}, false}, // only the first line counts
 		{[]string{"220-Welcome\r\n220 (vsFTPd 3.0.3)\r\n"}, false},

@@ -393,6 +393,23 @@ func (p *Pool) readerBusy(r *Reader, ctx context.Context) {
 	p.mu.Unlock()
 }
 
+// keptAsStream counts c, lent as a command for a read that was to reach
+// the end of the file as listed (openLocked's toEnd), as the stream it
+// turned out to be: the file grew on the server, and the stream stays
+// open after the read.
+func (p *Pool) keptAsStream(c *conn) {
+	p.mu.Lock()
+	if !c.stream {
+		// What countLocked adds for a stream beside the lend itself.
+		c.stream = true
+		p.streams++
+		if c.bg {
+			p.bgStreams++
+		}
+	}
+	p.mu.Unlock()
+}
+
 // readerIdle records that r holds a stream but is not reading.
 func (p *Pool) readerIdle(r *Reader, idle bool) {
 	p.mu.Lock()

@@ -324,3 +324,33 @@ func TestLanesLeaveOneConnection(t *testing.T) {
 		t.Errorf("List preempted the lane (took %v) instead of using the free connection", time.Since(start))
 	}
 }
+
+// A read that was to reach the end of the file as listed takes its
+// connection as a command would; when the file turned out longer (it grew
+// on the server) and the stream stays open, it counts as a stream again,
+// so that streams still leave a connection for commands.
+func TestReadPastListedSizeCountsAsStream(t *testing.T) {
+	srv, _ := startServer(t, testserver.EmbeddedOptions{})
+	p := newPool(t, srv, nil)
+	r := p.OpenReader("/big.bin")
+	defer r.Close()
+	r.ExpectSize(4096) // listed before it grew
+	if _, err := r.ReadAt(ctxT(t), make([]byte, 4097), 0); err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	streams := p.streams
+	p.mu.Unlock()
+	if streams != 1 {
+		t.Errorf("streams = %d with the stream still open, want 1", streams)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	streams = p.streams
+	p.mu.Unlock()
+	if streams != 0 {
+		t.Errorf("streams = %d after it closed, want 0", streams)
+	}
+}

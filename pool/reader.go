@@ -80,6 +80,7 @@ func (r *Reader) ReadAt(ctx context.Context, buf []byte, off int64) (int, error)
 	r.pool.readerBusy(r, ctx) // this read's class, not the opening one's
 	defer func() {
 		if r.resp != nil {
+			r.pool.keptAsStream(r.c)
 			r.pool.readerIdle(r, true)
 		}
 	}()

@@ -57,9 +57,18 @@ func (p *Pool) bgLimitLocked() int {
 	return max(0, p.max-1-p.fgHeldLocked())
 }
 
-// fgHeldLocked is how many connections foreground work holds or dials.
+// fgHeldLocked is how many connections foreground work holds or dials,
+// not counting programs' streams idle between reads: a program's next
+// request parks those (makeRoom), so they leave room for background as an
+// idle connection does (a file held open while its read-ahead runs).
 func (p *Pool) fgHeldLocked() int {
-	return p.open - len(p.idle) - p.bgLent
+	held := p.open - len(p.idle) - p.bgLent
+	for _, i := range p.readers {
+		if !i.bg {
+			held--
+		}
+	}
+	return max(0, held)
 }
 
 // bgGrace is how long a foreground get waits for background holders to
