@@ -14,13 +14,12 @@ import (
 // read streams a program waits for may hold at most MaxConns-1 of them
 // (when MaxConns > 1) so metadata operations always find one (a stream
 // that ends within the read opening it, a small file read whole, counts
-// as an operation), and an idle
-// stream is closed to free its connection when anyone is waiting.
-// Background work (read-ahead lanes, prefetch, the spare) holds at most
-// what programs do not hold, less one, is served only while no program's
-// request waits, and
-// gives its connection back, or has it taken (ErrPreempted), within a few
-// round trips of one starting to wait (see sched.go).
+// as an operation), and an idle stream is closed to free its connection
+// when anyone is waiting. Background work (read-ahead lanes, prefetch, the
+// spare) holds at most what programs do not hold, less one, is served only
+// while no program's request waits, and gives its connection back, or has
+// it taken (ErrPreempted), within a few round trips of one starting to
+// wait (see sched.go).
 //
 // Faults: every wait ends with the operation's context (the sockets are
 // closed under an operation whose context ends; see conn.bind), and slow
