@@ -264,20 +264,15 @@ func (d *Dirs) join(ctx context.Context, dir string, load func(ctx context.Conte
 // moment before the pool heard, would wait a whole timeout again.
 func (d *Dirs) leave(dir string, f *dirFlight, cause error) {
 	d.mu.Lock()
-	stopped := f.waiters == 1 && (cause != nil || !f.keep)
 	f.waiters--
+	stopped := f.waiters == 0 && (cause != nil || !f.keep)
 	if stopped {
 		f.cancel(cause) // nil reads as context.Canceled
 		d.disownLocked(dir, f)
 	}
 	d.mu.Unlock()
 	if stopped && cause != nil {
-		t := time.NewTimer(stoppedLoadWait)
-		defer t.Stop()
-		select {
-		case <-f.done:
-		case <-t.C:
-		}
+		_, _ = f.waitFor(context.Background(), stoppedLoadWait)
 	}
 }
 
