@@ -283,6 +283,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		`ftpsfs_read_stream_evictions_total \d`,
 		`ftpsfs_spare_reads_total \d`,
 		`ftpsfs_spare_uploads_total \d`,
+		`ftpsfs_passive_ahead_downloads_total \d`,
 		`ftpsfs_data_connections_total [1-9]`,
 		`ftpsfs_remote_operation_seconds_count\{op="LIST",result="ok"\} [1-9]`,
 	} {

@@ -34,6 +34,13 @@ type conn struct {
 	// closeNotifyFirst: the server greeted as vsftpd, which reads the
 	// client's close_notify on every data connection before closing it.
 	closeNotifyFirst bool
+	// epsvAhead: the server (vsftpd 3 or later) answers a command sent
+	// during a transfer only after the transfer's final reply, so a
+	// download asks the next passive port before that reply (passive.go);
+	// ahead is the port so asked, until the next lend's first command.
+	// Both belong to the connection's owner.
+	epsvAhead bool
+	ahead     passiveAhead
 	// ended is set by the owner when the server ended the session (421)
 	// in a reply that did not fail the operation (see pipeline): put drops
 	// the connection.
@@ -41,8 +48,9 @@ type conn struct {
 	// maxListing caps one listing (Config.MaxListing).
 	maxListing int
 	// openData dials a data connection as the library's transfers do (for
-	// a spare; see spare.go).
-	openData func(addr string) net.Conn
+	// a spare, spare.go, or a port asked ahead, passive.go); receiveOnly
+	// as for conn.receiveOnly.
+	openData func(addr string, receiveOnly bool) net.Conn
 
 	// sockets are what interrupt closes, from any goroutine: the TCP control
 	// connection (to drop a broken session without talking to it) and the

@@ -109,9 +109,8 @@ func (d *dialer) login(ctx context.Context, c *conn) (*ftp.ServerConn, error) {
 		preferControlCurve(ctrlTLS, dataTLS)
 	}
 	netDialer := &net.Dialer{Timeout: d.cfg.Timeout, KeepAlive: 30 * time.Second}
-	c.openData = func(addr string) net.Conn {
-		// A spare's direction is not known yet: it sends close_notify at the end.
-		dc, sock := d.dialData(netDialer, "tcp", addr, dataTLS, false)
+	c.openData = func(addr string, receiveOnly bool) net.Conn {
+		dc, sock := d.dialData(netDialer, "tcp", addr, dataTLS, receiveOnly && c.closeNotifyFirst)
 		c.setData(sock) // an interrupt closes a spare's data connection too
 		return dc
 	}
@@ -171,6 +170,7 @@ func (d *dialer) login(ctx context.Context, c *conn) (*ftp.ServerConn, error) {
 		return nil, d.explainDial(err)
 	}
 	c.closeNotifyFirst = greeting.vsftpd()
+	c.epsvAhead = c.closeNotifyFirst
 	if err := sc.Login(d.cfg.User, d.cfg.Password); err != nil {
 		_ = sc.Quit()
 		return nil, d.explainLogin(err)

@@ -18,4 +18,5 @@ type Metrics struct {
 	SlowListingsStopped atomic.Int64
 	SparePieces         atomic.Int64 // pieces read on a spare data connection (spare.go)
 	SpareStores         atomic.Int64 // uploads on a spare data connection (sparestore.go)
+	PassivesAhead       atomic.Int64 // downloads on a passive port asked ahead (passive.go)
 }

@@ -315,6 +315,10 @@ func (p *Pool) countLocked(kind use, bg bool, n int) {
 // never reaches the idle list), and one whose session the server ended.
 func (p *Pool) put(c *conn, isBroken bool) {
 	c.lastUsed = time.Now()
+	if !c.ahead.keep {
+		c.ahead = passiveAhead{} // the lend's commands may have replaced its listener
+	}
+	c.ahead.keep = false
 	p.mu.Lock()
 	isBroken = isBroken || c.interrupted.Load() || c.preempted.Load() || c.ended
 	delete(p.lent, c)

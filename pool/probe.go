@@ -187,7 +187,7 @@ func probeList(ctx context.Context, c *conn, r *ProbeReport, dir string) error {
 	}
 	peer := c.rawConn().RemoteAddr().(*net.TCPAddr).IP.String()
 	addr := net.JoinHostPort(peer, strconv.Itoa(port))
-	data := c.openData(addr)
+	data := c.openData(addr, false)
 	defer data.Close()
 	// The mount connects in the background; the probe waits, so that a data
 	// connection that cannot be made is reported as such, before the command.

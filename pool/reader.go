@@ -8,8 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/jlaffaye/ftp"
 )
 
 // maxResumeFailures is how many attempts in a row may fail, without a byte
@@ -33,7 +31,7 @@ type Reader struct {
 
 	mu     sync.Mutex
 	c      *conn
-	resp   *ftp.Response
+	resp   transfer
 	pos    int64 // offset of the next byte resp yields
 	opened int64 // offset resp started at
 	size   int64 // expected size (ExpectSize), or -1
@@ -228,12 +226,22 @@ func (r *Reader) openLocked(ctx context.Context, off int64, toEnd, fresh bool) e
 		return err
 	}
 	// A whole-file download's ctx has no deadline: RETR's reply gets its own.
-	var resp *ftp.Response
+	var resp transfer
 	usable, err := r.pool.runPhased(ctx, c, "RETR", r.path, "RETR's reply", func() error {
-		var err error
+		if addr := c.takeAhead(r.pool.maxSpareAge()); addr != "" {
+			var err error
+			resp, err = retrAhead(c, addr, r.path, off)
+			if err == nil {
+				r.pool.Metrics.PassivesAhead.Add(1)
+			}
+			return err
+		}
 		c.receiveOnly = true
-		resp, err = c.sc.RetrFrom(r.path, uint64(off))
+		lresp, err := c.sc.RetrFrom(r.path, uint64(off))
 		c.receiveOnly = false
+		if lresp != nil { // never a nil *ftp.Response in the interface
+			resp = lresp
+		}
 		return err
 	})
 	if !usable {
@@ -257,8 +265,28 @@ func (r *Reader) openLocked(ctx context.Context, off int64, toEnd, fresh bool) e
 // finishLocked reads the final reply of a stream the server ended and
 // returns the connection.
 func (r *Reader) finishLocked(ctx context.Context) error {
-	usable, err := r.pool.runPhased(ctx, r.c, "RETR", r.path, "the transfer's final reply", r.resp.Close)
-	r.pool.put(r.c, broken(err) || !usable)
+	c := r.c
+	var aheadErr error
+	usable, err := r.pool.runPhased(ctx, c, "RETR", r.path, "the transfer's final reply", func() error {
+		// The data has ended: the next transfer's EPSV goes now, to be
+		// answered right behind the final reply (see passive.go).
+		asked, werr := c.askPassiveAhead()
+		err := r.resp.Close()
+		switch {
+		case werr != nil:
+			aheadErr = werr
+		case asked && (err == nil || isReply(err) && !broken(err)):
+			tp, terr := libraryConn(c.sc)
+			if aheadErr = terr; terr == nil {
+				aheadErr = c.readPassiveAhead(tp)
+			}
+		}
+		return err
+	})
+	if aheadErr != nil {
+		r.pool.log.Debug("EPSV sent ahead failed", "path", r.path, "err", aheadErr)
+	}
+	r.pool.put(c, broken(err) || aheadErr != nil || !usable)
 	r.c, r.resp = nil, nil
 	return err
 }

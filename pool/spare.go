@@ -400,7 +400,8 @@ func (p *Pool) prepareSpare() (*spare, error) {
 		p.put(c, false)
 		return nil, err
 	}
-	return &spare{c: c, data: c.openData(net.JoinHostPort(host, strconv.Itoa(port))), made: time.Now()}, nil
+	// Not receive-only: whether the piece is read or written is not known yet.
+	return &spare{c: c, data: c.openData(net.JoinHostPort(host, strconv.Itoa(port)), false), made: time.Now()}, nil
 }
 
 // epsvPort reads the port of "229 Entering Extended Passive Mode (|||port|)".

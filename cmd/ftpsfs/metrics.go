@@ -80,6 +80,8 @@ func (m *metrics) watch(p *pool.Pool, dirs *cache.Dirs, blocks *cache.Blocks) {
 		counter("ftpsfs_read_stream_evictions_total", "Idle read streams closed to free a connection.", func() float64 { return float64(p.Metrics.Evictions.Load()) }),
 		counter("ftpsfs_spare_reads_total", "Short reads served on a data connection opened ahead.", func() float64 { return float64(p.Metrics.SparePieces.Load()) }),
 		counter("ftpsfs_spare_uploads_total", "Uploads sent on a data connection opened ahead.", func() float64 { return float64(p.Metrics.SpareStores.Load()) }),
+		counter("ftpsfs_passive_ahead_downloads_total", "Downloads that used a passive port asked for during the previous download (vsftpd).",
+			func() float64 { return float64(p.Metrics.PassivesAhead.Load()) }),
 		counter("ftpsfs_tls_resume_failures_total", "Data connections whose TLS session did not resume the control connection's.",
 			func() float64 { return float64(p.Metrics.ResumeMisses.Load()) }),
 		counter("ftpsfs_block_cache_hits_total", "Reads of file blocks served from memory.", func() float64 { return float64(blocks.Stats().Hits) }),
