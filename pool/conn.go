@@ -137,11 +137,13 @@ func (c *conn) interrupt() {
 
 // close ends the session politely (QUIT).
 func (c *conn) close() {
+	c.clearAhead()
 	_ = c.sc.Quit()
 }
 
 // drop cuts a connection that can no longer be trusted.
 func (c *conn) drop() {
+	c.clearAhead()
 	c.interrupt()
 	if c.sc != nil {
 		_ = c.sc.Quit()

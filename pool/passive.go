@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/textproto"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,8 +16,12 @@ import (
 // data has ended the next EPSV can be sent before that reply arrives: its 229
 // comes right behind the 226, and the connection goes back to the pool with
 // a passive port already open on the server. The next download on it sends
-// RETR at once (retrAhead). A small file then costs four round trips
-// instead of five.
+// RETR at once (retrAhead). The data connection to that port is opened
+// as soon as the 229 comes, its ClientHello sent (the kernel completes the
+// TCP handshake into the listener's backlog, and the ClientHello waits in
+// the socket until vsftpd, after RETR, accepts and starts TLS): the RETR
+// then finds the connection established and its handshake begun. A small
+// file costs three round trips of the five it cost.
 //
 // Only for vsftpd 3 or later (conn.epsvAhead, from its greeting): servers
 // that read commands during a transfer (ftpserverlib does, for ABOR) could
@@ -27,14 +32,47 @@ import (
 // command may replace or close vsftpd's listener, and a port number left
 // stale could by then be another session's listener on the same host. So
 // the port is kept only from the finished download to the next lend
-// (put clears it unless keepAhead), and used only as that lend's first
-// command, and for no longer than maxSpareAge.
+// (put clears it unless keep is set), and used only as that lend's first
+// command, and for no longer than maxSpareAge: the data connection opened
+// to it is closed then, by a timer, if nothing took it.
 
 // passiveAhead is an answered EPSV whose port nothing has used yet.
 type passiveAhead struct {
-	addr string    // host:port to connect to
-	at   time.Time // when the 229 came
-	keep bool      // put keeps it once (set by the download that asked)
+	addr string     // host:port to connect to
+	at   time.Time  // when the 229 came
+	keep bool       // put keeps it once (set by the download that asked)
+	data *aheadData // the data connection opened to addr
+}
+
+// aheadData is a data connection opened to a port asked ahead. Its owner
+// (the conn's) and its expiry timer race to take it; taken says who won:
+// the owner uses it, the timer or a clearing owner closes it.
+type aheadData struct {
+	conn  net.Conn
+	taken atomic.Bool
+	timer *time.Timer
+}
+
+// claim reports whether the caller is the one to use or close d.
+func (d *aheadData) claim() bool {
+	if d == nil || !d.taken.CompareAndSwap(false, true) {
+		return false
+	}
+	d.timer.Stop()
+	return true
+}
+
+// discard closes d unless someone took it first.
+func (d *aheadData) discard() {
+	if d != nil && d.taken.CompareAndSwap(false, true) {
+		_ = d.conn.Close()
+	}
+}
+
+// clearAhead forgets the port asked ahead and closes its data connection.
+func (c *conn) clearAhead() {
+	c.ahead.data.discard()
+	c.ahead = passiveAhead{}
 }
 
 // askPassiveAhead sends EPSV on c while the final reply of its download is
@@ -54,10 +92,11 @@ func (c *conn) askPassiveAhead() (sent bool, err error) {
 	return true, nil
 }
 
-// readPassiveAhead reads the answer to askPassiveAhead's EPSV. A refusal
-// leaves c in step, without a port, and asks no more on c; any other
+// readPassiveAhead reads the answer to askPassiveAhead's EPSV and opens a
+// data connection to the port, kept for maxAge. A refusal leaves c in
+// step, without a port, and asks no more on c after a 5xx; any other
 // answer than 229 or a refusal puts c out of step (an error).
-func (c *conn) readPassiveAhead(tp *textproto.Conn) error {
+func (c *conn) readPassiveAhead(tp *textproto.Conn, maxAge time.Duration) error {
 	code, msg, err := tp.ReadResponse(0)
 	if err != nil && !isReply(err) {
 		return wrapNet(err)
@@ -80,37 +119,42 @@ func (c *conn) readPassiveAhead(tp *textproto.Conn) error {
 	if err != nil {
 		return nil
 	}
-	c.ahead = passiveAhead{addr: net.JoinHostPort(host, strconv.Itoa(port)), at: time.Now(), keep: true}
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	d := &aheadData{conn: c.openData(addr, true)}
+	d.timer = time.AfterFunc(maxAge, d.discard)
+	c.ahead = passiveAhead{addr: addr, at: time.Now(), keep: true, data: d}
 	return nil
 }
 
-// takeAhead returns the passive address asked ahead, if it is younger
-// than maxAge, and forgets it: it serves one transfer.
-func (c *conn) takeAhead(maxAge time.Duration) string {
+// takeAhead returns the data connection opened to the passive port asked
+// ahead, if it is younger than maxAge, and forgets it: it serves one
+// transfer.
+func (c *conn) takeAhead(maxAge time.Duration) net.Conn {
 	a := c.ahead
 	c.ahead = passiveAhead{}
-	if a.addr == "" || time.Since(a.at) > maxAge {
-		return ""
+	if a.addr == "" || time.Since(a.at) > maxAge || !a.data.claim() {
+		a.data.discard()
+		return nil
 	}
-	return a.addr
+	return a.data.conn
 }
 
-// retrAhead starts a download on the passive port asked ahead: REST (when
-// off > 0) and RETR, as the library's RetrFrom does after its EPSV. The
-// data connection connects and starts TLS while RETR is on its way, as the
-// library's do (dialData).
-func retrAhead(c *conn, addr, path string, off int64) (transfer, error) {
+// retrAhead starts a download on the passive port asked ahead, whose data
+// connection is already open: REST (when off > 0) and RETR, as the
+// library's RetrFrom does after its EPSV.
+func retrAhead(c *conn, data net.Conn, path string, off int64) (transfer, error) {
 	tp, err := libraryConn(c.sc)
 	if err != nil {
+		_ = data.Close()
 		return nil, err
 	}
 	// command refuses to send when a stray reply is waiting.
 	if off > 0 {
 		if _, _, err := c.command(350, "REST %d", off); err != nil {
+			_ = data.Close()
 			return nil, err
 		}
 	}
-	data := c.openData(addr, true)
 	code, msg, err := c.command(100, "RETR %s", path)
 	if err != nil {
 		_ = data.Close()

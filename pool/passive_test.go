@@ -2,6 +2,8 @@ package pool
 
 import (
 	"bufio"
+	"errors"
+	"io"
 	"net"
 	"net/textproto"
 	"strings"
@@ -11,9 +13,28 @@ import (
 	"github.com/ftpsfs/ftpsfs/e2e/testserver"
 )
 
+// aheadFor is a port asked ahead with its data connection: one end of a
+// pipe, whose other end (returned) reads EOF once it is closed.
+func aheadFor(at time.Time, keep bool, maxAge time.Duration) (passiveAhead, net.Conn) {
+	mine, theirs := net.Pipe()
+	d := &aheadData{conn: mine}
+	d.timer = time.AfterFunc(maxAge, d.discard)
+	return passiveAhead{addr: "192.0.2.1:4242", at: at, keep: keep, data: d}, theirs
+}
+
+// closedSoon reports whether the far end of an ahead data connection sees
+// it closed within a second.
+func closedSoon(far net.Conn) bool {
+	_ = far.SetReadDeadline(time.Now().Add(time.Second))
+	_, err := far.Read(make([]byte, 1))
+	return errors.Is(err, io.EOF)
+}
+
 // A passive port asked ahead serves the next lend's first transfer only:
 // the lend after that (whose commands may have replaced the server's
-// listener) finds none, and one older than the bound is not used.
+// listener) finds none, and one older than the bound is not used. Its
+// data connection is closed whenever it is not used: by the lend after,
+// by its timer, or when the connection closes.
 func TestPassivePortAheadLastsOneLend(t *testing.T) {
 	srv, _ := startServer(t, testserver.EmbeddedOptions{})
 	p := newPool(t, srv, func(c *Config) { c.MaxConns = 1 })
@@ -22,7 +43,8 @@ func TestPassivePortAheadLastsOneLend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.ahead = passiveAhead{addr: "192.0.2.1:4242", at: time.Now(), keep: true}
+	var far net.Conn
+	c.ahead, far = aheadFor(time.Now(), true, time.Hour)
 	p.put(c, false)
 
 	c, err = p.get(ctx, useOp, false)
@@ -33,26 +55,51 @@ func TestPassivePortAheadLastsOneLend(t *testing.T) {
 		t.Fatalf("the lend after the download has ahead %+v, want the port asked", c.ahead)
 	}
 	p.put(c, false) // a lend that did not use it
+	if !closedSoon(far) {
+		t.Error("the data connection of a port left unused by a lend is still open")
+	}
 
 	c, err = p.get(ctx, useOp, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c.takeAhead(time.Hour); got != "" {
-		t.Errorf("a second lend found port %q asked before the first", got)
+	if got := c.takeAhead(time.Hour); got != nil {
+		t.Errorf("a second lend found the data connection asked before the first")
 	}
-	c.ahead = passiveAhead{addr: "192.0.2.1:4242", at: time.Now().Add(-time.Minute)}
-	if got := c.takeAhead(time.Second); got != "" {
-		t.Errorf("a port asked a minute ago was taken with a bound of 1 s: %q", got)
+	c.ahead, far = aheadFor(time.Now().Add(-time.Minute), false, time.Hour)
+	if got := c.takeAhead(time.Second); got != nil {
+		t.Errorf("a port asked a minute ago was taken with a bound of 1 s")
 	}
-	c.ahead = passiveAhead{addr: "192.0.2.1:4242", at: time.Now()}
-	if got := c.takeAhead(time.Second); got != "192.0.2.1:4242" {
-		t.Errorf("a fresh port was not taken: %q", got)
+	if !closedSoon(far) {
+		t.Error("the data connection of a stale port is still open")
 	}
-	if got := c.takeAhead(time.Second); got != "" {
-		t.Errorf("a port was taken twice: %q", got)
+	c.ahead, far = aheadFor(time.Now(), false, time.Hour)
+	got := c.takeAhead(time.Second)
+	if got == nil {
+		t.Fatal("a fresh port was not taken")
 	}
-	p.put(c, false)
+	if c.takeAhead(time.Second) != nil {
+		t.Errorf("a port was taken twice")
+	}
+	c.ahead.data.discard() // nil: harmless
+	go func() { _, _ = got.Write([]byte("x")) }()
+	if _, err := far.Read(make([]byte, 1)); err != nil {
+		t.Errorf("the data connection taken was closed: %v", err)
+	}
+	_ = got.Close()
+
+	c.ahead, far = aheadFor(time.Now(), false, 50*time.Millisecond)
+	if !closedSoon(far) {
+		t.Error("the data connection of a port nobody took outlived its timer")
+	}
+	if c.takeAhead(time.Hour) != nil {
+		t.Error("a port whose timer closed its data connection was taken")
+	}
+	c.ahead, far = aheadFor(time.Now(), true, time.Hour)
+	p.put(c, true) // dropped: its ahead goes with it
+	if !closedSoon(far) {
+		t.Error("the data connection of a dropped connection's port is still open")
+	}
 }
 
 // fakeAddrConn is a net.Conn whose only use here is its remote address.
@@ -81,14 +128,17 @@ func TestReadPassiveAheadAnswers(t *testing.T) {
 		{"226 Transfer complete", "", true, true},
 		{"150 Here it comes", "", true, true},
 	} {
-		c := &conn{epsvAhead: true}
+		c := &conn{epsvAhead: true, openData: func(string, bool) net.Conn {
+			mine, _ := net.Pipe()
+			return mine
+		}}
 		c.sockets.raw = fakeAddrConn{remote: &net.TCPAddr{IP: net.IPv6loopback, Port: 21}}
 		tp := textproto.NewConn(struct {
 			*bufio.Reader
 			*strings.Builder
 			nopCloser
 		}{bufio.NewReader(strings.NewReader(tc.reply + "\r\n")), &strings.Builder{}, nopCloser{}})
-		err := c.readPassiveAhead(tp)
+		err := c.readPassiveAhead(tp, time.Hour)
 		if got := err != nil && broken(err); got != tc.broken || err != nil && !tc.broken {
 			t.Errorf("%q: err %v, want broken %v", tc.reply, err, tc.broken)
 		}
@@ -98,6 +148,10 @@ func TestReadPassiveAheadAnswers(t *testing.T) {
 		if c.epsvAhead != tc.stillAsks {
 			t.Errorf("%q: epsvAhead %v after it, want %v", tc.reply, c.epsvAhead, tc.stillAsks)
 		}
+		if (c.ahead.data != nil) != (tc.addr != "") {
+			t.Errorf("%q: data connection opened ahead: %v", tc.reply, c.ahead.data != nil)
+		}
+		c.clearAhead()
 	}
 }
 

@@ -316,7 +316,7 @@ func (p *Pool) countLocked(kind use, bg bool, n int) {
 func (p *Pool) put(c *conn, isBroken bool) {
 	c.lastUsed = time.Now()
 	if !c.ahead.keep {
-		c.ahead = passiveAhead{} // the lend's commands may have replaced its listener
+		c.clearAhead() // the lend's commands may have replaced its listener
 	}
 	c.ahead.keep = false
 	p.mu.Lock()

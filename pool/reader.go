@@ -228,9 +228,9 @@ func (r *Reader) openLocked(ctx context.Context, off int64, toEnd, fresh bool) e
 	// A whole-file download's ctx has no deadline: RETR's reply gets its own.
 	var resp transfer
 	usable, err := r.pool.runPhased(ctx, c, "RETR", r.path, "RETR's reply", func() error {
-		if addr := c.takeAhead(r.pool.maxSpareAge()); addr != "" {
+		if data := c.takeAhead(r.pool.maxSpareAge()); data != nil {
 			var err error
-			resp, err = retrAhead(c, addr, r.path, off)
+			resp, err = retrAhead(c, data, r.path, off)
 			if err == nil {
 				r.pool.Metrics.PassivesAhead.Add(1)
 			}
@@ -278,7 +278,7 @@ func (r *Reader) finishLocked(ctx context.Context) error {
 		case asked && (err == nil || isReply(err) && !broken(err)):
 			tp, terr := libraryConn(c.sc)
 			if aheadErr = terr; terr == nil {
-				aheadErr = c.readPassiveAhead(tp)
+				aheadErr = c.readPassiveAhead(tp, r.pool.maxSpareAge())
 			}
 		}
 		return err
