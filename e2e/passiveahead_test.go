@@ -6,10 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ftpsfs/ftpsfs/e2e/testserver"
 )
 
 // protocolLine is one line of the mount's debug log of the FTP conversation.
@@ -99,5 +102,69 @@ func TestPassiveAheadThroughMount(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// listeningPorts counts the TCP sockets listening on 127.0.0.1 at ports
+// lo to hi (/proc/net/tcp: state 0A).
+func listeningPorts(t *testing.T, lo, hi int) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 4 || f[3] != "0A" {
+			continue
+		}
+		addr, portHex, ok := strings.Cut(f[1], ":")
+		port, err := strconv.ParseInt(portHex, 16, 32)
+		if ok && err == nil && addr == "0100007F" && int(port) >= lo && int(port) <= hi {
+			n++
+		}
+	}
+	return n
+}
+
+// TestIdleMountHoldsFewPassivePorts: vsftpd keeps the listener of an EPSV
+// until the session's next transfer, so connections that asked their next
+// port ahead hold one of the server's passive ports while they sit idle
+// (and vsftpd ends sessions that find no free port in its range). After
+// eight programs read small files, the idle mount holds at most two.
+func TestIdleMountHoldsFewPassivePorts(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "root")
+	if err := os.MkdirAll(filepath.Join(root, "many"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	v := runVsftpd(t, testserver.VsftpdOptions{Root: root})
+	s := &server{Own: v.Own}
+	const files = 48
+	for i := range files {
+		s.other(t, root, fmt.Sprintf("many/f%03d", i), walkContent(i%walkFiles), 0o644)
+	}
+	m := mountForeground(t, fmt.Sprintf("ftpes://%s@%s/", v.User, v.Addr), []string{"FTPSFS_PASSWORD=" + v.Password},
+		"fingerprint="+testserver.FingerprintOption(v.Cert.Fingerprint), "debug")
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < files; i += 8 {
+				r := runFor(30*time.Second, "cat", filepath.Join(m.Dir, fmt.Sprintf("many/f%03d", i)))
+				if r.err != nil || r.out != string(walkContent(i%walkFiles)) {
+					t.Errorf("cat many/f%03d: %d bytes, %v", i, len(r.out), r.err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if _, used, _ := passivesAhead(m.logs.String()); used == 0 {
+		t.Fatal("no download used a passive port asked ahead: nothing to check")
+	}
+	time.Sleep(300 * time.Millisecond) // the last downloads' replies
+	if n := listeningPorts(t, v.PasvMin, v.PasvMax); n > 2 {
+		t.Errorf("the idle mount holds %d of vsftpd's passive ports, want at most 2", n)
 	}
 }

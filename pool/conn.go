@@ -41,6 +41,9 @@ type conn struct {
 	// Both belong to the connection's owner.
 	epsvAhead bool
 	ahead     passiveAhead
+	// listener, while set, counts c in the pool's aheadState.held: the
+	// server may still hold the listener of an EPSV c sent ahead.
+	listener *aheadState
 	// ended is set by the owner when the server ended the session (421)
 	// in a reply that did not fail the operation (see pipeline): put drops
 	// the connection.
@@ -138,12 +141,14 @@ func (c *conn) interrupt() {
 // close ends the session politely (QUIT).
 func (c *conn) close() {
 	c.clearAhead()
+	c.releaseListener()
 	_ = c.sc.Quit()
 }
 
 // drop cuts a connection that can no longer be trusted.
 func (c *conn) drop() {
 	c.clearAhead()
+	c.releaseListener()
 	c.interrupt()
 	if c.sc != nil {
 		_ = c.sc.Quit()

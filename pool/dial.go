@@ -117,6 +117,7 @@ func (d *dialer) login(ctx context.Context, c *conn) (*ftp.ServerConn, error) {
 	first := true
 	dialFunc := func(network, address string) (net.Conn, error) {
 		if !first {
+			c.releaseListener() // the library's EPSV replaced the listener of one sent ahead
 			dc, sock := d.dialData(netDialer, network, address, dataTLS, c.receiveOnly && c.closeNotifyFirst)
 			c.setData(sock)
 			if c.sniff != nil {

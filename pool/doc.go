@@ -76,6 +76,12 @@
 // saves two round trips a file). A foreground operation that takes it
 // adopts its connection: it no longer counts as background.
 //
+// Passive ports asked ahead (passive.go): on vsftpd 3 or later a download
+// sends the next transfer's EPSV as soon as its data ends, before the
+// final reply, and opens the data connection to the port; the next lend's
+// first download on that connection sends RETR on it at once. At most
+// aheadMaxHeld connections hold such a port on the server.
+//
 // Lending (lend.go): run binds a lent connection to its operation's
 // context and notes what the server did; put gives it back or drops it
 // (broken, cut, preempted, or its session ended by a 421 even among

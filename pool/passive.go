@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/textproto"
@@ -16,25 +17,37 @@ import (
 // data has ended the next EPSV can be sent before that reply arrives: its 229
 // comes right behind the 226, and the connection goes back to the pool with
 // a passive port already open on the server. The next download on it sends
-// RETR at once (retrAhead). The data connection to that port is opened
-// as soon as the 229 comes, its ClientHello sent (the kernel completes the
-// TCP handshake into the listener's backlog, and the ClientHello waits in
-// the socket until vsftpd, after RETR, accepts and starts TLS): the RETR
-// then finds the connection established and its handshake begun. A small
-// file costs three round trips of the five it cost.
+// RETR at once (retrAhead): a small file read back to back costs four round
+// trips instead of five (RETR to 150, which includes the data connection's
+// TCP handshake, 2; the TLS handshake, 1; vsftpd's lingering close of the
+// data connection before its 226, 1). The data connection to that port is
+// opened as soon as the 229 comes, its ClientHello sent (the kernel
+// completes the TCP handshake into the listener's backlog, and the
+// ClientHello waits in the socket until vsftpd, after RETR, accepts and
+// starts TLS), so a download that comes a round trip or more later finds
+// it established and saves one more.
 //
 // Only for vsftpd 3 or later (conn.epsvAhead, from its greeting): servers
 // that read commands during a transfer (ftpserverlib does, for ABOR) could
 // answer the EPSV before the 226, or replace the listener of the transfer
-// still running.
+// still running. A server that does answer early, or answers the EPSV
+// with anything but 229 or a 4xx, turns asking ahead off for the pool
+// (aheadState.off) and its connection is dropped.
 //
-// The port belongs to the connection's last command only: any other
-// command may replace or close vsftpd's listener, and a port number left
+// The port belongs to the connection's last command only: another EPSV,
+// PASV, PORT or transfer closes vsftpd's listener, and a port number left
 // stale could by then be another session's listener on the same host. So
-// the port is kept only from the finished download to the next lend
-// (put clears it unless keep is set), and used only as that lend's first
-// command, and for no longer than maxSpareAge: the data connection opened
-// to it is closed then, by a timer, if nothing took it.
+// the port is kept only from the finished download to the next lend (put
+// clears it unless keep is set), and used by that lend's first transfer
+// command, with nothing before it but get's idle-check NOOP (which leaves
+// vsftpd's listener alone), and for no longer than maxSpareAge: the data
+// connection opened to it is closed then, by a timer, if nothing took it.
+// The server's listener outlives that (see aheadMaxHeld).
+//
+// Concurrency: conn.ahead and conn.listener belong to the connection's
+// owner, like the rest of conn; aheadData.taken (atomic) settles the race
+// between the owner and the expiry timer for the data connection;
+// aheadState's fields are atomics. No lock is taken here.
 
 // passiveAhead is an answered EPSV whose port nothing has used yet.
 type passiveAhead struct {
@@ -75,45 +88,101 @@ func (c *conn) clearAhead() {
 	c.ahead = passiveAhead{}
 }
 
-// askPassiveAhead sends EPSV on c while the final reply of its download is
-// still to come; it reports whether it did. The caller reads the answer
-// with readPassiveAhead right after that reply.
-func (c *conn) askPassiveAhead() (sent bool, err error) {
-	if !c.epsvAhead || c.openData == nil || c.rawConn() == nil {
-		return false, nil
-	}
-	tp, err := libraryConn(c.sc)
-	if err != nil {
-		return false, nil
-	}
-	if err := tp.PrintfLine("EPSV"); err != nil {
-		return true, wrapNet(err)
-	}
-	return true, nil
+// aheadMaxHeld bounds the connections whose passive port asked ahead may
+// still be open on the server. vsftpd keeps a listener until the session's
+// next EPSV, PASV, PORT or transfer, so a connection that goes idle after
+// asking holds one of the server's passive ports while it sits (and vsftpd
+// ends a session, "500 OOPS", that finds no free port in ten tries of its
+// pasv_min_port–pasv_max_port range). Back to back, a port is held for
+// the few milliseconds between a download's end and the next RETR, so two
+// suffice for eight connections.
+const aheadMaxHeld = 2
+
+// aheadState is the pool's view of ports asked ahead.
+type aheadState struct {
+	held atomic.Int32 // connections counted in aheadMaxHeld (conn.listener)
+	off  atomic.Bool  // the server answered an ahead EPSV as vsftpd would not
 }
 
-// readPassiveAhead reads the answer to askPassiveAhead's EPSV and opens a
-// data connection to the port, kept for maxAge. A refusal leaves c in
-// step, without a port, and asks no more on c after a 5xx; any other
-// answer than 229 or a refusal puts c out of step (an error).
-func (c *conn) readPassiveAhead(tp *textproto.Conn, maxAge time.Duration) error {
+// releaseListener stops counting c's listener: a transfer used it, or the
+// session ended.
+func (c *conn) releaseListener() {
+	if c.listener != nil {
+		c.listener.held.Add(-1)
+		c.listener = nil
+	}
+}
+
+// errAnsweredEarly: a server that answered the EPSV sent during a transfer
+// before the transfer's final reply, which vsftpd never does.
+var errAnsweredEarly = errors.New("EPSV sent ahead answered before the transfer's final reply")
+
+// finishDownload ends a download whose data has ended: final closes the
+// data connection and reads the final reply. When the server allows and
+// fewer than aheadMaxHeld ports are held, the next transfer's EPSV is sent
+// before that, to be answered right behind the final reply. err is the
+// final reply's; aheadErr, when set, means c must be dropped.
+func (p *Pool) finishDownload(c *conn, final func() error) (err, aheadErr error) {
+	c.releaseListener() // whatever listener the session had, this download used it
+	tp, terr := libraryConn(c.sc)
+	asked := false
+	if terr == nil && c.epsvAhead && !p.ahead.off.Load() && c.openData != nil && c.rawConn() != nil {
+		if p.ahead.held.Add(1) <= aheadMaxHeld {
+			c.listener = &p.ahead
+			if aheadErr = tp.PrintfLine("EPSV"); aheadErr == nil {
+				asked = true
+			}
+		} else {
+			p.ahead.held.Add(-1)
+		}
+	}
+	err = final()
+	if !asked {
+		return err, aheadErr
+	}
+	if replyCode(err) == 229 {
+		// Answered out of turn: the final reply is the next one, and this
+		// server may answer anything out of turn.
+		p.ahead.off.Store(true)
+		_, _, err = tp.ReadResponse(226)
+		if err != nil && !isReply(err) {
+			err = wrapNet(err)
+		}
+		return err, errAnsweredEarly
+	}
+	if err == nil || isReply(err) && !broken(err) {
+		aheadErr = p.readPassiveAhead(c, tp)
+	}
+	return err, aheadErr
+}
+
+// readPassiveAhead reads the answer to the EPSV finishDownload sent and
+// opens a data connection to the port, kept for maxSpareAge. A 4xx leaves
+// c in step without a port. vsftpd 3 knows EPSV, so a 5xx is vsftpd
+// giving up on the session ("500 OOPS"), and anything but 229 or a
+// refusal puts c out of step: both are errors, and ask no more ahead.
+func (p *Pool) readPassiveAhead(c *conn, tp *textproto.Conn) error {
 	code, msg, err := tp.ReadResponse(0)
 	if err != nil && !isReply(err) {
 		return wrapNet(err)
 	}
 	switch {
 	case code == 229:
+	case code >= 400 && code < 500 && code != 421:
+		c.releaseListener()
+		return nil
+	case code >= 500:
+		p.ahead.off.Store(true)
+		return &textproto.Error{Code: code, Msg: msg}
 	case code == 421: // the session ends: put drops c
 		return &textproto.Error{Code: code, Msg: msg}
-	case code >= 400:
-		c.epsvAhead = code < 500 // 5xx: this server will not say otherwise later
-		return nil
 	default:
+		p.ahead.off.Store(true)
 		return fmt.Errorf("EPSV sent ahead answered %d %s: %w", code, msg, errOutOfStep)
 	}
 	port, err := epsvPort(msg)
 	if err != nil {
-		return nil // in step; the next download asks again
+		return nil // in step; the listener stays counted until c's next download
 	}
 	host, _, err := net.SplitHostPort(c.rawConn().RemoteAddr().String())
 	if err != nil {
@@ -121,14 +190,14 @@ func (c *conn) readPassiveAhead(tp *textproto.Conn, maxAge time.Duration) error 
 	}
 	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	d := &aheadData{conn: c.openData(addr, true)}
-	d.timer = time.AfterFunc(maxAge, d.discard)
+	d.timer = time.AfterFunc(p.maxSpareAge(), d.discard)
 	c.ahead = passiveAhead{addr: addr, at: time.Now(), keep: true, data: d}
 	return nil
 }
 
 // takeAhead returns the data connection opened to the passive port asked
 // ahead, if it is younger than maxAge, and forgets it: it serves one
-// transfer.
+// transfer, whose RETR uses the server's listener.
 func (c *conn) takeAhead(maxAge time.Duration) net.Conn {
 	a := c.ahead
 	c.ahead = passiveAhead{}
@@ -136,6 +205,7 @@ func (c *conn) takeAhead(maxAge time.Duration) net.Conn {
 		a.data.discard()
 		return nil
 	}
+	c.releaseListener()
 	return a.data.conn
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ftpsfs/ftpsfs/e2e/testserver"
+	"github.com/jlaffaye/ftp"
 )
 
 // aheadFor is a port asked ahead with its data connection: one end of a
@@ -110,48 +111,88 @@ type fakeAddrConn struct {
 
 func (f fakeAddrConn) RemoteAddr() net.Addr { return f.remote }
 
-// readPassiveAhead takes a 229 for a port on the control connection's
-// host, a refusal for no port (5xx: none asked again), and anything else
-// for a connection out of step.
-func TestReadPassiveAheadAnswers(t *testing.T) {
+// fakeControl is a conn whose control connection replies with script and
+// records what is sent; its data connections are pipes.
+func fakeControl(script string) (*conn, *strings.Builder) {
+	sent := &strings.Builder{}
+	tp := textproto.NewConn(struct {
+		*bufio.Reader
+		*strings.Builder
+		nopCloser
+	}{bufio.NewReader(strings.NewReader(script)), sent, nopCloser{}})
+	sc := &ftp.ServerConn{}
+	*(**textproto.Conn)(unsafePointerToConn(sc)) = tp
+	c := &conn{sc: sc, epsvAhead: true, openData: func(string, bool) net.Conn {
+		mine, _ := net.Pipe()
+		return mine
+	}}
+	c.sockets.raw = fakeAddrConn{remote: &net.TCPAddr{IP: net.IPv6loopback, Port: 21}}
+	return c, sent
+}
+
+// finishDownload sends EPSV before the final reply and takes the 229
+// behind it; it drops the connection (aheadErr) and stops asking on a
+// 229 before the final reply (a server that answers during transfers) or
+// on a 5xx (vsftpd ending the session: "500 OOPS"), asks nothing while
+// aheadMaxHeld ports are held, and leaves a refused or failed transfer's
+// verdict as it was.
+func TestFinishDownloadAsksAhead(t *testing.T) {
 	for _, tc := range []struct {
-		reply     string
-		addr      string
-		stillAsks bool
-		broken    bool
+		name, script string
+		held         int32 // ports held before
+		sent         bool  // EPSV sent
+		final        int   // the final reply's code (0: success)
+		addr         string
+		drop, off    bool
 	}{
-		{"229 Entering Extended Passive Mode (|||40001|)", "[::1]:40001", true, false},
-		{"229 Entering Extended Passive Mode (no port)", "", true, false},
-		{"425 Cannot open passive port", "", true, false},
-		{"500 EPSV not understood", "", false, false},
-		{"421 Timeout", "", true, true},
-		{"226 Transfer complete", "", true, true},
-		{"150 Here it comes", "", true, true},
+		{"in turn", "226 ok\r\n229 Entering Extended Passive Mode (|||40001|)\r\n", 0, true, 0, "[::1]:40001", false, false},
+		{"after a failed transfer", "426 cut\r\n229 Entering Extended Passive Mode (|||40001|)\r\n", 0, true, 426, "[::1]:40001", false, false},
+		{"out of turn", "229 Entering Extended Passive Mode (|||40001|)\r\n226 ok\r\n", 0, true, 0, "", true, true},
+		{"500 OOPS", "226 ok\r\n500 OOPS: vsf_sysutil_bind\r\n", 0, true, 0, "", true, true},
+		{"4xx", "226 ok\r\n425 no port\r\n", 0, true, 0, "", false, false},
+		{"no port in the 229", "226 ok\r\n229 Entering Extended Passive Mode\r\n", 0, true, 0, "", false, false},
+		{"stray 2xx", "226 ok\r\n200 what\r\n", 0, true, 0, "", true, true},
+		{"421", "226 ok\r\n421 bye\r\n", 0, true, 0, "", true, false},
+		{"held by others", "226 ok\r\n", aheadMaxHeld, false, 0, "", false, false},
 	} {
-		c := &conn{epsvAhead: true, openData: func(string, bool) net.Conn {
-			mine, _ := net.Pipe()
-			return mine
-		}}
-		c.sockets.raw = fakeAddrConn{remote: &net.TCPAddr{IP: net.IPv6loopback, Port: 21}}
-		tp := textproto.NewConn(struct {
-			*bufio.Reader
-			*strings.Builder
-			nopCloser
-		}{bufio.NewReader(strings.NewReader(tc.reply + "\r\n")), &strings.Builder{}, nopCloser{}})
-		err := c.readPassiveAhead(tp, time.Hour)
-		if got := err != nil && broken(err); got != tc.broken || err != nil && !tc.broken {
-			t.Errorf("%q: err %v, want broken %v", tc.reply, err, tc.broken)
-		}
-		if c.ahead.addr != tc.addr || tc.addr != "" && !c.ahead.keep {
-			t.Errorf("%q: ahead %+v, want addr %q kept", tc.reply, c.ahead, tc.addr)
-		}
-		if c.epsvAhead != tc.stillAsks {
-			t.Errorf("%q: epsvAhead %v after it, want %v", tc.reply, c.epsvAhead, tc.stillAsks)
-		}
-		if (c.ahead.data != nil) != (tc.addr != "") {
-			t.Errorf("%q: data connection opened ahead: %v", tc.reply, c.ahead.data != nil)
-		}
-		c.clearAhead()
+		t.Run(tc.name, func(t *testing.T) {
+			p := &Pool{cfg: Config{Timeout: time.Minute}}
+			p.ahead.held.Store(tc.held)
+			c, sent := fakeControl(tc.script)
+			tp, _ := libraryConn(c.sc)
+			err, aheadErr := p.finishDownload(c, func() error {
+				_, _, err := tp.ReadResponse(226)
+				return err
+			})
+			defer c.clearAhead()
+			if got := strings.Contains(sent.String(), "EPSV"); got != tc.sent {
+				t.Errorf("EPSV sent: %v, want %v", got, tc.sent)
+			}
+			if replyCode(err) != tc.final {
+				t.Errorf("final reply: %v, want code %d", err, tc.final)
+			}
+			if (aheadErr != nil) != tc.drop {
+				t.Errorf("aheadErr %v, want the connection dropped: %v", aheadErr, tc.drop)
+			}
+			if c.ahead.addr != tc.addr || (c.ahead.data != nil) != (tc.addr != "") || tc.addr != "" && !c.ahead.keep {
+				t.Errorf("ahead %+v, want %q with its data connection, kept", c.ahead, tc.addr)
+			}
+			if p.ahead.off.Load() != tc.off {
+				t.Errorf("asking ahead turned off: %v, want %v", p.ahead.off.Load(), tc.off)
+			}
+			wantHeld := tc.held
+			if tc.sent && (tc.addr != "" || tc.drop || tc.name == "no port in the 229") {
+				wantHeld++ // counted until the connection's next transfer or its end
+			}
+			if got := p.ahead.held.Load(); got != wantHeld {
+				t.Errorf("ports held: %d, want %d", got, wantHeld)
+			}
+			c.releaseListener()
+			c.releaseListener() // twice: counted once
+			if got := p.ahead.held.Load(); got != tc.held {
+				t.Errorf("ports held after the connection's end: %d, want %d", got, tc.held)
+			}
+		})
 	}
 }
 

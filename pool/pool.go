@@ -57,6 +57,7 @@ type Pool struct {
 	slowAfter time.Duration // slowListingAfter; tests shorten it
 	minGrace  time.Duration // minBgGrace; tests lengthen it
 	spares    spareSlot     // a data connection opened ahead (spare.go)
+	ahead     aheadState    // passive ports asked ahead (passive.go)
 }
 
 // Backoff between attempts while the server refuses every connection with

@@ -268,19 +268,8 @@ func (r *Reader) finishLocked(ctx context.Context) error {
 	c := r.c
 	var aheadErr error
 	usable, err := r.pool.runPhased(ctx, c, "RETR", r.path, "the transfer's final reply", func() error {
-		// The data has ended: the next transfer's EPSV goes now, to be
-		// answered right behind the final reply (see passive.go).
-		asked, werr := c.askPassiveAhead()
-		err := r.resp.Close()
-		switch {
-		case werr != nil:
-			aheadErr = werr
-		case asked && (err == nil || isReply(err) && !broken(err)):
-			tp, terr := libraryConn(c.sc)
-			if aheadErr = terr; terr == nil {
-				aheadErr = c.readPassiveAhead(tp, r.pool.maxSpareAge())
-			}
-		}
+		var err error
+		err, aheadErr = r.pool.finishDownload(c, r.resp.Close)
 		return err
 	})
 	if aheadErr != nil {

@@ -390,6 +390,7 @@ func (p *Pool) prepareSpare() (*spare, error) {
 		p.put(c, true)
 		return nil, fmt.Errorf("EPSV answered %d %s", code, msg)
 	}
+	c.releaseListener() // this EPSV replaced the listener of one sent ahead
 	port, err := epsvPort(msg)
 	if err != nil {
 		p.put(c, false)
