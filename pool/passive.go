@@ -75,9 +75,18 @@ func (d *aheadData) claim() bool {
 	return true
 }
 
-// discard closes d unless someone took it first.
+// discard closes d unless someone took it first; for the owner.
 func (d *aheadData) discard() {
 	if d != nil && d.taken.CompareAndSwap(false, true) {
+		d.timer.Stop()
+		_ = d.conn.Close()
+	}
+}
+
+// expire is the timer's discard: it leaves d.timer alone, which the owner
+// may still be setting when a short timer fires.
+func (d *aheadData) expire() {
+	if d.taken.CompareAndSwap(false, true) {
 		_ = d.conn.Close()
 	}
 }
@@ -102,6 +111,25 @@ const aheadMaxHeld = 2
 type aheadState struct {
 	held atomic.Int32 // connections counted in aheadMaxHeld (conn.listener)
 	off  atomic.Bool  // the server answered an ahead EPSV as vsftpd would not
+}
+
+// takeIdleLocked takes the idle connection to lend next: the most recently
+// used one, except that one holding a port asked ahead goes first. The
+// idle list is a stack, so a holder left under it would never be lent
+// again and would keep its count in aheadMaxHeld for good: no connection
+// would ask ahead any more. Lent first, its port serves the next download
+// (or the download's own EPSV frees it).
+func (p *Pool) takeIdleLocked() *conn {
+	i := len(p.idle) - 1
+	for j := i; j >= 0; j-- {
+		if p.idle[j].listener != nil {
+			i = j
+			break
+		}
+	}
+	c := p.idle[i]
+	p.idle = append(p.idle[:i], p.idle[i+1:]...)
+	return c
 }
 
 // releaseListener stops counting c's listener: a transfer used it, or the
@@ -190,14 +218,14 @@ func (p *Pool) readPassiveAhead(c *conn, tp *textproto.Conn) error {
 	}
 	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	d := &aheadData{conn: c.openData(addr, true)}
-	d.timer = time.AfterFunc(p.maxSpareAge(), d.discard)
+	d.timer = time.AfterFunc(p.maxSpareAge(), d.expire)
 	c.ahead = passiveAhead{addr: addr, at: time.Now(), keep: true, data: d}
 	return nil
 }
 
 // takeAhead returns the data connection opened to the passive port asked
 // ahead, if it is younger than maxAge, and forgets it: it serves one
-// transfer, whose RETR uses the server's listener.
+// transfer.
 func (c *conn) takeAhead(maxAge time.Duration) net.Conn {
 	a := c.ahead
 	c.ahead = passiveAhead{}
@@ -205,7 +233,6 @@ func (c *conn) takeAhead(maxAge time.Duration) net.Conn {
 		a.data.discard()
 		return nil
 	}
-	c.releaseListener()
 	return a.data.conn
 }
 
@@ -235,6 +262,9 @@ func retrAhead(c *conn, data net.Conn, path string, off int64) (transfer, error)
 		_ = data.Close()
 		return nil, &textproto.Error{Code: code, Msg: msg}
 	}
+	// The transfer took the listener. A refused RETR (550) leaves it to
+	// the session's next EPSV: it stays counted until then.
+	c.releaseListener()
 	return &rawTransfer{data: data, tp: tp}, nil
 }
 

@@ -19,7 +19,7 @@ import (
 func aheadFor(at time.Time, keep bool, maxAge time.Duration) (passiveAhead, net.Conn) {
 	mine, theirs := net.Pipe()
 	d := &aheadData{conn: mine}
-	d.timer = time.AfterFunc(maxAge, d.discard)
+	d.timer = time.AfterFunc(maxAge, d.expire)
 	return passiveAhead{addr: "192.0.2.1:4242", at: at, keep: keep, data: d}, theirs
 }
 
@@ -199,3 +199,51 @@ func TestFinishDownloadAsksAhead(t *testing.T) {
 type nopCloser struct{}
 
 func (nopCloser) Close() error { return nil }
+
+// A connection holding a port asked ahead is lent before the idle ones
+// above it in the stack: left under them, it would never be lent again
+// and its count would stop every other connection from asking ahead.
+// Closing the pool closes an idle connection's pre-opened data connection.
+func TestIdleHolderLentFirst(t *testing.T) {
+	srv, _ := startServer(t, testserver.EmbeddedOptions{})
+	p := newPool(t, srv, func(c *Config) { c.MaxConns = 3 })
+	ctx := ctxT(t)
+	var cs []*conn
+	for range 3 {
+		c, err := p.get(ctx, useOp, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, c)
+	}
+	p.ahead.held.Store(1)
+	cs[0].listener = &p.ahead
+	for _, c := range cs {
+		p.put(c, false)
+	}
+	c, err := p.get(ctx, useOp, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c != cs[0] {
+		t.Errorf("lent the connection used last, not the one holding a port asked ahead")
+	}
+	c.releaseListener()
+	p.put(c, false)
+	if c, err = p.get(ctx, useOp, false); err != nil {
+		t.Fatal(err)
+	}
+	if c != cs[0] {
+		t.Errorf("with no holder, lent another connection than the one used last")
+	}
+	var far net.Conn
+	c.ahead, far = aheadFor(time.Now(), true, time.Hour)
+	p.put(c, false)
+	_ = p.Close()
+	if !closedSoon(far) {
+		t.Error("closing the pool left an idle connection's pre-opened data connection open")
+	}
+	if got := p.ahead.held.Load(); got != 0 {
+		t.Errorf("%d ports counted as held after the pool closed", got)
+	}
+}

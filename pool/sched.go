@@ -234,9 +234,8 @@ func (p *Pool) get(ctx context.Context, kind use, fresh bool) (*conn, error) {
 			// It has its connection (or dials it): out of waiting, out of line.
 			p.stopWaitingLocked(&waited)
 			p.leaveQueueLocked(ticket)
-			if n := len(p.idle); n > 0 {
-				c := p.idle[n-1]
-				p.idle = p.idle[:n-1]
+			if len(p.idle) > 0 {
+				c := p.takeIdleLocked()
 				p.lendLocked(c, ctx, kind, bg)
 				p.mu.Unlock()
 				if fresh || time.Since(c.lastUsed) > p.cfg.IdleCheck {
