@@ -47,7 +47,7 @@ func passivesAhead(logs string) (asked, used, retrs int) {
 // its 226), and every file reads back its own bytes; other servers are
 // never asked ahead.
 func TestPassiveAheadThroughMount(t *testing.T) {
-	for _, k := range []serverKind{serverKinds[0], serverKinds[2], serverKinds[4]} {
+	for _, k := range []serverKind{serverKinds[0], serverKinds[2], serverKinds[3], serverKinds[4]} {
 		t.Run(k.name, func(t *testing.T) {
 			root := filepath.Join(t.TempDir(), "root")
 			if err := os.MkdirAll(filepath.Join(root, "many"), 0o755); err != nil {
