@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"maps"
 	"net"
 	"net/textproto"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -245,5 +247,100 @@ func TestIdleHolderLentFirst(t *testing.T) {
 	}
 	if got := p.ahead.held.Load(); got != 0 {
 		t.Errorf("%d ports counted as held after the pool closed", got)
+	}
+}
+
+// vsftpdLike makes h greet as vsftpd 3 does; like vsftpd, h reads commands
+// only between transfers.
+func vsftpdLike(h *hostile) {
+	h.greet = func(w net.Conn) error {
+		_, err := io.WriteString(w, "220 (vsFTPd 3.0.3)\r\n")
+		return err
+	}
+}
+
+// readWhole reads a file of n bytes through a fresh Reader.
+func readWhole(t *testing.T, p *Pool, path string, want []byte) {
+	t.Helper()
+	r := p.OpenReader(path)
+	defer func() { _ = r.Close() }()
+	r.ExpectSize(int64(len(want)))
+	buf := make([]byte, len(want)+1)
+	n, err := r.ReadAt(ctxT(t), buf, 0)
+	if !errors.Is(err, io.EOF) || string(buf[:n]) != string(want) {
+		t.Fatalf("%s: read %d bytes, %v; want its %d bytes and EOF", path, n, err, len(want))
+	}
+}
+
+// Downloads one after another from a server that greets as vsftpd 3:
+// each sends the next EPSV before its final reply, and each after the
+// first sends RETR without an EPSV of its own.
+func TestDownloadsUsePortsAskedAhead(t *testing.T) {
+	var mu sync.Mutex
+	var verbs []string
+	var sentBeforeFinal []int
+	files := map[string][]byte{"/a": []byte("alpha"), "/b": []byte("bravo!"), "/c": []byte("charlie")}
+	h := startHostile(t, func(h *hostile) {
+		vsftpdLike(h)
+		h.seen = func(verb string, _ int) { mu.Lock(); verbs = append(verbs, verb); mu.Unlock() }
+		h.beforeFinal = func(verb string, ahead int) {
+			mu.Lock()
+			sentBeforeFinal = append(sentBeforeFinal, ahead)
+			mu.Unlock()
+		}
+		maps.Copy(h.files, files)
+	})
+	p := h.pool(func(c *Config) { c.MaxConns = 1 })
+	for _, name := range []string{"/a", "/b", "/c"} {
+		readWhole(t, p, name, files[name])
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var transfers []string
+	for _, v := range verbs {
+		if v == "EPSV" || v == "RETR" {
+			transfers = append(transfers, v)
+		}
+	}
+	if got, want := strings.Join(transfers, " "), "EPSV RETR EPSV RETR EPSV RETR EPSV"; got != want {
+		t.Errorf("commands %q, want %q", got, want)
+	}
+	for i, n := range sentBeforeFinal {
+		if n == 0 {
+			t.Errorf("download %d: nothing sent before its final reply, want the next EPSV", i+1)
+		}
+	}
+	if got := p.Metrics.PassivesAhead.Load(); got != 2 {
+		t.Errorf("%d downloads on a port asked ahead, want 2", got)
+	}
+}
+
+// A server that greets as vsftpd but answers the EPSV sent during a
+// transfer before the transfer's final reply: the download still succeeds,
+// its connection is dropped, and the pool asks ahead no more.
+func TestPortAnsweredBeforeFinalReply(t *testing.T) {
+	files := map[string][]byte{"/a": []byte("alpha"), "/b": []byte("bravo!")}
+	var once sync.Once
+	h := startHostile(t, func(h *hostile) {
+		vsftpdLike(h)
+		h.final = func(w net.Conn, verb, arg string) error {
+			early := ""
+			once.Do(func() { early = "229 Entering Extended Passive Mode (|||1|)\r\n" })
+			_, err := io.WriteString(w, early+"226 done\r\n")
+			return err
+		}
+		maps.Copy(h.files, files)
+	})
+	p := h.pool(func(c *Config) { c.MaxConns = 1 })
+	readWhole(t, p, "/a", files["/a"])
+	if !p.ahead.off.Load() {
+		t.Error("asking ahead still on after a 229 before the final reply")
+	}
+	if got := p.Metrics.Discards.Load(); got != 1 {
+		t.Errorf("%d connections dropped, want 1 (its replies can no longer be trusted)", got)
+	}
+	readWhole(t, p, "/b", files["/b"])
+	if got := p.Metrics.PassivesAhead.Load(); got != 0 {
+		t.Errorf("%d downloads on a port asked ahead", got)
 	}
 }
