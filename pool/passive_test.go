@@ -3,6 +3,7 @@ package pool
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"net"
@@ -342,5 +343,45 @@ func TestPortAnsweredBeforeFinalReply(t *testing.T) {
 	readWhole(t, p, "/b", files["/b"])
 	if got := p.Metrics.PassivesAhead.Load(); got != 0 {
 		t.Errorf("%d downloads on a port asked ahead", got)
+	}
+}
+
+// vsftpd answers "500 OOPS" and ends the session when it finds no free
+// passive port: the spare's connection is dropped, not put back idle, so
+// the next operation, one that is not retried, gets a live connection.
+func TestSpareEPSVOopsDropsConnection(t *testing.T) {
+	var oops sync.Once
+	h := startHostile(t, func(h *hostile) {
+		h.reply = func(w net.Conn, verb, arg string) bool {
+			switch verb {
+			case "EPSV":
+				done := false
+				oops.Do(func() {
+					_, _ = io.WriteString(w, "500 OOPS: vsf_sysutil_bind\r\n")
+					_ = w.Close()
+					done = true
+				})
+				return done
+			case "MKD":
+				_, _ = fmt.Fprintf(w, "257 \"%s\" created\r\n", arg)
+				return true
+			}
+			return false
+		}
+	})
+	p := h.pool(func(c *Config) { c.MaxConns = spareMinConns })
+	if _, err := p.Stat(ctxT(t), "/"); err != nil { // one idle connection
+		t.Fatal(err)
+	}
+	p.refillSpare()
+	p.spares.mu.Lock()
+	ready := p.spares.ready
+	p.spares.mu.Unlock()
+	<-ready
+	if err := p.MakeDir(ctxT(t), "/new"); err != nil {
+		t.Errorf("MKD after the spare's EPSV got 500 OOPS: %v", err)
+	}
+	if got := p.Metrics.Discards.Load(); got != 1 {
+		t.Errorf("%d connections dropped, want 1 (the one vsftpd ended)", got)
 	}
 }

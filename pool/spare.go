@@ -376,7 +376,11 @@ func (p *Pool) prepareSpare() (*spare, error) {
 		return err
 	})
 	if err != nil || !usable {
-		p.put(c, !usable || !isReply(err))
+		// A 5xx drops the connection too: vsftpd answers "500 OOPS" as it
+		// ends the session (no free passive port, say), so the connection
+		// is dead. A server that does not know EPSV costs one connection,
+		// once: spares stay off after it.
+		p.put(c, !usable || !isReply(err) || code >= 500)
 		if !usable {
 			return nil, ctxError("EPSV", "", ctx) // never a nil spare without an error
 		}
