@@ -114,22 +114,57 @@ type aheadState struct {
 }
 
 // takeIdleLocked takes the idle connection to lend next: the most recently
-// used one, except that one holding a port asked ahead goes first. The
-// idle list is a stack, so a holder left under it would never be lent
-// again and would keep its count in aheadMaxHeld for good: no connection
-// would ask ahead any more. Lent first, its port serves the next download
-// (or the download's own EPSV frees it).
-func (p *Pool) takeIdleLocked() *conn {
-	i := len(p.idle) - 1
-	for j := i; j >= 0; j-- {
-		if p.idle[j].listener != nil {
-			i = j
-			break
+// used one, except that a download takes one whose port asked ahead is
+// still fresh, or else one whose listener is still counted (its own EPSV
+// frees it), and anything else leaves a fresh port to a download (a
+// command would waste it: put closes its data connection). The idle list
+// is a stack: a holder left under it would never be lent again and would
+// keep its count in aheadMaxHeld for good, and no connection would ask
+// ahead any more. A port goes stale within maxSpareAge, so no holder stays
+// passed over for long. An idle conn's fields are read here under
+// Pool.mu: its last owner wrote them before put.
+func (p *Pool) takeIdleLocked(download bool) *conn {
+	top := len(p.idle) - 1
+	fresh := func(c *conn) bool {
+		return c.ahead.addr != "" && time.Since(c.ahead.at) <= p.maxSpareAge()
+	}
+	pick := top
+	if download {
+		counted := -1
+		for j := top; j >= 0; j-- {
+			if fresh(p.idle[j]) {
+				counted = j
+				break
+			}
+			if counted < 0 && p.idle[j].listener != nil {
+				counted = j
+			}
+		}
+		if counted >= 0 {
+			pick = counted
+		}
+	} else {
+		for j := top; j >= 0; j-- {
+			if !fresh(p.idle[j]) {
+				pick = j
+				break
+			}
 		}
 	}
-	c := p.idle[i]
-	p.idle = append(p.idle[:i], p.idle[i+1:]...)
+	c := p.idle[pick]
+	p.idle = append(p.idle[:pick], p.idle[pick+1:]...)
 	return c
+}
+
+// countListener counts c's listener when a transfer on a port c asked for
+// itself (a spare's) did not use it: vsftpd keeps it after an unused or
+// refused transfer, so it counts against aheadMaxHeld like one asked
+// ahead. Only where ports are asked ahead (vsftpd).
+func (p *Pool) countListener(c *conn) {
+	if c.epsvAhead && c.listener == nil {
+		p.ahead.held.Add(1)
+		c.listener = &p.ahead
+	}
 }
 
 // releaseListener stops counting c's listener: a transfer used it, or the

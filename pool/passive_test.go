@@ -203,10 +203,11 @@ type nopCloser struct{}
 
 func (nopCloser) Close() error { return nil }
 
-// A connection holding a port asked ahead is lent before the idle ones
-// above it in the stack: left under them, it would never be lent again
-// and its count would stop every other connection from asking ahead.
-// Closing the pool closes an idle connection's pre-opened data connection.
+// A download takes the idle connection holding a port asked ahead, even
+// under others in the stack: left there, it would never be lent again and
+// its count would stop every other connection from asking ahead. Anything
+// else leaves a fresh port to a download. Closing the pool closes an idle
+// connection's pre-opened data connection.
 func TestIdleHolderLentFirst(t *testing.T) {
 	srv, _ := startServer(t, testserver.EmbeddedOptions{})
 	p := newPool(t, srv, func(c *Config) { c.MaxConns = 3 })
@@ -224,22 +225,41 @@ func TestIdleHolderLentFirst(t *testing.T) {
 	for _, c := range cs {
 		p.put(c, false)
 	}
-	c, err := p.get(ctx, useOp, false)
+	c, err := p.getFor(ctx, useOp, false, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c != cs[0] {
-		t.Errorf("lent the connection used last, not the one holding a port asked ahead")
+		t.Errorf("a download was lent the connection used last, not the one whose listener is counted")
 	}
 	c.releaseListener()
-	p.put(c, false)
+	var far net.Conn
+	c.ahead, far = aheadFor(time.Now(), true, time.Hour)
+	p.put(c, false) // cs[0], with a fresh port, on top
+
+	if c, err = p.get(ctx, useOp, false); err != nil {
+		t.Fatal(err)
+	}
+	if c == cs[0] {
+		t.Errorf("a command was lent the connection with a fresh port asked ahead")
+	}
+	p.put(c, false) // now on top of cs[0]
+	if c, err = p.getFor(ctx, useOp, false, true); err != nil {
+		t.Fatal(err)
+	}
+	if c != cs[0] || c.ahead.addr == "" {
+		t.Errorf("a download was not lent the connection with a fresh port asked ahead")
+	}
+	p.put(c, false) // a lend that did not use it: cleared
+	if !closedSoon(far) {
+		t.Error("the unused port's data connection is still open")
+	}
 	if c, err = p.get(ctx, useOp, false); err != nil {
 		t.Fatal(err)
 	}
 	if c != cs[0] {
-		t.Errorf("with no holder, lent another connection than the one used last")
+		t.Errorf("with no port asked ahead, lent another connection than the one used last")
 	}
-	var far net.Conn
 	c.ahead, far = aheadFor(time.Now(), true, time.Hour)
 	p.put(c, false)
 	_ = p.Close()
@@ -248,6 +268,35 @@ func TestIdleHolderLentFirst(t *testing.T) {
 	}
 	if got := p.ahead.held.Load(); got != 0 {
 		t.Errorf("%d ports counted as held after the pool closed", got)
+	}
+}
+
+// Downloads and commands taking turns on two open connections: the
+// commands leave the ports asked ahead to the downloads.
+func TestCommandsLeavePortsAskedAheadToDownloads(t *testing.T) {
+	files := map[string][]byte{"/a": []byte("alpha"), "/b": []byte("bravo!"), "/c": []byte("charlie"), "/d": []byte("delta")}
+	h := startHostile(t, func(h *hostile) {
+		vsftpdLike(h)
+		maps.Copy(h.files, files)
+	})
+	p := h.pool(func(c *Config) { c.MaxConns = 2 })
+	var warm []*conn // both connections open and idle
+	for range 2 {
+		c, err := p.get(ctxT(t), useOp, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		warm = append(warm, c)
+	}
+	for _, c := range warm {
+		p.put(c, false)
+	}
+	for _, name := range []string{"/a", "/b", "/c", "/d"} {
+		readWhole(t, p, name, files[name])
+		_, _ = p.Stat(ctxT(t), name) // a command between downloads
+	}
+	if got := p.Metrics.PassivesAhead.Load(); got != 3 {
+		t.Errorf("%d of the 3 downloads after the first used a port asked ahead", got)
 	}
 }
 

@@ -221,7 +221,7 @@ func (r *Reader) openLocked(ctx context.Context, off int64, toEnd, fresh bool) e
 	if toEnd && kind == useStream {
 		kind = useOp
 	}
-	c, err := r.pool.get(ctx, kind, fresh)
+	c, err := r.pool.getFor(ctx, kind, fresh, true)
 	if err != nil {
 		return err
 	}

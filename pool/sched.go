@@ -192,6 +192,12 @@ func interruptedError(c *conn, op, path string, ctx context.Context) error {
 // checked, after an operation failed on one. Everything it waits for (a free
 // connection, a NOOP, a dial) ends with ctx.
 func (p *Pool) get(ctx context.Context, kind use, fresh bool) (*conn, error) {
+	return p.getFor(ctx, kind, fresh, false)
+}
+
+// getFor is get for a download (download set) or anything else: an idle
+// connection with a port asked ahead goes to a download (takeIdleLocked).
+func (p *Pool) getFor(ctx context.Context, kind use, fresh, download bool) (*conn, error) {
 	bg := background(ctx, kind)
 	var ticket *bgTicket
 	if bg {
@@ -235,7 +241,7 @@ func (p *Pool) get(ctx context.Context, kind use, fresh bool) (*conn, error) {
 			p.stopWaitingLocked(&waited)
 			p.leaveQueueLocked(ticket)
 			if len(p.idle) > 0 {
-				c := p.takeIdleLocked()
+				c := p.takeIdleLocked(download)
 				p.lendLocked(c, ctx, kind, bg)
 				p.mu.Unlock()
 				if fresh || time.Since(c.lastUsed) > p.cfg.IdleCheck {

@@ -192,6 +192,7 @@ func (p *Pool) readOnSpare(ctx context.Context, s *spare, path string, buf []byt
 		// is the server's verdict on the file.
 		_ = s.data.Close()
 		p.noteAnswered()
+		p.countListener(s.c) // a refused RETR leaves vsftpd's listener
 		p.put(s.c, false)
 		if code := replyCode(retrErr); code == 425 || code == 426 {
 			return 0, fmt.Errorf("%w: RETR: %v", errSpare, retrErr)
@@ -270,9 +271,10 @@ func (p *Pool) abortSpare(s *spare) {
 	p.put(s.c, err != nil || !usable)
 }
 
-// releaseSpare gives back an unused spare: its EPSV left nothing pending.
+// releaseSpare gives back an unused spare: its EPSV left no reply pending.
 func (p *Pool) releaseSpare(s *spare) {
 	_ = s.data.Close()
+	p.countListener(s.c) // vsftpd keeps the listener of the unused EPSV
 	p.put(s.c, false)
 }
 

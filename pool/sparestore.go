@@ -58,6 +58,9 @@ func (p *Pool) storeOnSpare(ctx context.Context, s *spare, target string, src io
 		return fmt.Errorf("%w: %v", errSpare, err)
 	}
 	_ = s.data.Close()
+	if verdict != nil {
+		p.countListener(s.c) // a refused STOR may leave vsftpd's listener
+	}
 	p.put(s.c, false)
 	if code := replyCode(verdict); code == 425 || code == 426 {
 		// About the data connection (a server may give up on one left
