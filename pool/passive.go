@@ -47,7 +47,9 @@ import (
 // Concurrency: conn.ahead and conn.listener belong to the connection's
 // owner, like the rest of conn; aheadData.taken (atomic) settles the race
 // between the owner and the expiry timer for the data connection;
-// aheadState's fields are atomics. No lock is taken here.
+// aheadState's fields are atomics. takeIdleLocked reads an idle conn's
+// ahead and listener under Pool.mu (their last owner wrote them before
+// put); nothing else here takes a lock.
 
 // passiveAhead is an answered EPSV whose port nothing has used yet.
 type passiveAhead struct {
@@ -102,9 +104,12 @@ func (c *conn) clearAhead() {
 // next EPSV, PASV, PORT or transfer, so a connection that goes idle after
 // asking holds one of the server's passive ports while it sits (and vsftpd
 // ends a session, "500 OOPS", that finds no free port in ten tries of its
-// pasv_min_port–pasv_max_port range). Back to back, a port is held for
-// the few milliseconds between a download's end and the next RETR, so two
-// suffice for eight connections.
+// pasv_min_port–pasv_max_port range). Back to back, a port is held from
+// a download's end until the next program's RETR on it, milliseconds; with
+// eight readers the cap still turns away about two asks in three (d8 in
+// make bench), a price paid for never holding more than two while idle.
+// held may exceed the bound: countListener counts a spare's listener
+// without asking.
 const aheadMaxHeld = 2
 
 // aheadState is the pool's view of ports asked ahead.
