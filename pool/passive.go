@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/textproto"
-	"strconv"
 	"sync/atomic"
 	"time"
 )
@@ -248,15 +247,10 @@ func (p *Pool) readPassiveAhead(c *conn, tp *textproto.Conn) error {
 		p.ahead.off.Store(true)
 		return fmt.Errorf("EPSV sent ahead answered %d %s: %w", code, msg, errOutOfStep)
 	}
-	port, err := epsvPort(msg)
+	addr, err := c.epsvAddr(msg)
 	if err != nil {
 		return nil // in step; the listener stays counted until c's next download
 	}
-	host, _, err := net.SplitHostPort(c.rawConn().RemoteAddr().String())
-	if err != nil {
-		return nil
-	}
-	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	d := &aheadData{conn: c.openData(addr, true)}
 	d.timer = time.AfterFunc(p.maxSpareAge(), d.expire)
 	c.ahead = passiveAhead{addr: addr, at: time.Now(), keep: true, data: d}

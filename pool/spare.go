@@ -397,18 +397,27 @@ func (p *Pool) prepareSpare() (*spare, error) {
 		return nil, fmt.Errorf("EPSV answered %d %s", code, msg)
 	}
 	c.releaseListener() // this EPSV replaced the listener of one sent ahead
-	port, err := epsvPort(msg)
-	if err != nil {
-		p.put(c, false)
-		return nil, err
-	}
-	host, _, err := net.SplitHostPort(c.rawConn().RemoteAddr().String())
+	addr, err := c.epsvAddr(msg)
 	if err != nil {
 		p.put(c, false)
 		return nil, err
 	}
 	// Not receive-only: whether the piece is read or written is not known yet.
-	return &spare{c: c, data: c.openData(net.JoinHostPort(host, strconv.Itoa(port)), false), made: time.Now()}, nil
+	return &spare{c: c, data: c.openData(addr, false), made: time.Now()}, nil
+}
+
+// epsvAddr is where to connect for an EPSV reply: its port on the control
+// connection's host (EPSV names no host).
+func (c *conn) epsvAddr(msg string) (string, error) {
+	port, err := epsvPort(msg)
+	if err != nil {
+		return "", err
+	}
+	host, _, err := net.SplitHostPort(c.rawConn().RemoteAddr().String())
+	if err != nil {
+		return "", err
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port)), nil
 }
 
 // epsvPort reads the port of "229 Entering Extended Passive Mode (|||port|)".
