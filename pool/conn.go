@@ -28,19 +28,18 @@ type conn struct {
 	sniff *listingSniffer
 	// receiveOnly, while a download (RETR, LIST, MLSD) is started, makes
 	// its data connection send close_notify as soon as its handshake ends
-	// when closeNotifyFirst (see dialData); set and cleared by the
-	// connection's owner.
+	// when vsftpd3 (see dialData); set and cleared by the connection's
+	// owner.
 	receiveOnly bool
-	// closeNotifyFirst: the server greeted as vsftpd, which reads the
-	// client's close_notify on every data connection before closing it.
-	closeNotifyFirst bool
-	// epsvAhead: the server (vsftpd 3 or later) answers a command sent
-	// during a transfer only after the transfer's final reply, so a
-	// download asks the next passive port before that reply (passive.go);
-	// ahead is the port so asked, until the next lend's first command.
-	// Both belong to the connection's owner.
-	epsvAhead bool
-	ahead     passiveAhead
+	// vsftpd3: the server greeted as vsftpd 3 or later, which reads the
+	// client's close_notify on every data connection before closing it
+	// (dialData), and answers a command sent during a transfer only after
+	// the transfer's final reply, so a download asks the next passive
+	// port before that reply (passive.go).
+	vsftpd3 bool
+	// ahead is the port so asked, until the next lend's first command;
+	// it belongs to the connection's owner.
+	ahead passiveAhead
 	// listener, while set, counts c in the pool's aheadState.held: the
 	// server may still hold the listener of an EPSV c sent ahead.
 	listener *aheadState

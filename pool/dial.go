@@ -110,7 +110,7 @@ func (d *dialer) login(ctx context.Context, c *conn) (*ftp.ServerConn, error) {
 	}
 	netDialer := &net.Dialer{Timeout: d.cfg.Timeout, KeepAlive: 30 * time.Second}
 	c.openData = func(addr string, receiveOnly bool) net.Conn {
-		dc, sock := d.dialData(netDialer, "tcp", addr, dataTLS, receiveOnly && c.closeNotifyFirst)
+		dc, sock := d.dialData(netDialer, "tcp", addr, dataTLS, receiveOnly && c.vsftpd3)
 		c.setData(sock) // an interrupt closes a spare's data connection too
 		return dc
 	}
@@ -118,7 +118,7 @@ func (d *dialer) login(ctx context.Context, c *conn) (*ftp.ServerConn, error) {
 	dialFunc := func(network, address string) (net.Conn, error) {
 		if !first {
 			c.releaseListener() // the library's EPSV replaced the listener of one sent ahead
-			dc, sock := d.dialData(netDialer, network, address, dataTLS, c.receiveOnly && c.closeNotifyFirst)
+			dc, sock := d.dialData(netDialer, network, address, dataTLS, c.receiveOnly && c.vsftpd3)
 			c.setData(sock)
 			if c.sniff != nil {
 				return &sniffConn{Conn: dc, sniff: c.sniff}, nil
@@ -170,8 +170,7 @@ func (d *dialer) login(ctx context.Context, c *conn) (*ftp.ServerConn, error) {
 	if err != nil {
 		return nil, d.explainDial(err)
 	}
-	c.closeNotifyFirst = greeting.vsftpd()
-	c.epsvAhead = c.closeNotifyFirst
+	c.vsftpd3 = greeting.vsftpd()
 	if err := sc.Login(d.cfg.User, d.cfg.Password); err != nil {
 		_ = sc.Quit()
 		return nil, d.explainLogin(err)
@@ -219,7 +218,7 @@ func (d *dialer) conversationOutput() io.Writer {
 // the socket underneath, which closes it at once from any goroutine.
 //
 // With receiveOnly (a download, RETR, LIST or MLSD, from vsftpd: see
-// conn.closeNotifyFirst) the data connection sends its close_notify as
+// conn.vsftpd3) the data connection sends its close_notify as
 // soon as the handshake ends instead of after the data: vsftpd, having
 // sent the file and its own close_notify, waits for the client's before
 // its final reply, a round trip per download that the early one, already

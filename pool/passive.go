@@ -26,7 +26,7 @@ import (
 // starts TLS), so a download that comes a round trip or more later finds
 // it established and saves one more.
 //
-// Only for vsftpd 3 or later (conn.epsvAhead, from its greeting): servers
+// Only for vsftpd 3 or later (conn.vsftpd3, from its greeting): servers
 // that read commands during a transfer (ftpserverlib does, for ABOR) could
 // answer the EPSV before the 226, or replace the listener of the transfer
 // still running. A server that does answer early, or answers the EPSV
@@ -165,7 +165,7 @@ func (p *Pool) takeIdleLocked(download bool) *conn {
 // refused transfer, so it counts against aheadMaxHeld like one asked
 // ahead. Only where ports are asked ahead (vsftpd).
 func (p *Pool) countListener(c *conn) {
-	if c.epsvAhead && c.listener == nil {
+	if c.vsftpd3 && c.listener == nil {
 		p.ahead.held.Add(1)
 		c.listener = &p.ahead
 	}
@@ -193,7 +193,7 @@ func (p *Pool) finishDownload(c *conn, final func() error) (err, aheadErr error)
 	c.releaseListener() // whatever listener the session had, this download used it
 	tp, terr := libraryConn(c.sc)
 	asked := false
-	if terr == nil && c.epsvAhead && !p.ahead.off.Load() && c.openData != nil && c.rawConn() != nil {
+	if terr == nil && c.vsftpd3 && !p.ahead.off.Load() && c.openData != nil && c.rawConn() != nil {
 		if p.ahead.held.Add(1) <= aheadMaxHeld {
 			c.listener = &p.ahead
 			if aheadErr = tp.PrintfLine("EPSV"); aheadErr == nil {

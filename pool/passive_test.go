@@ -125,7 +125,7 @@ func fakeControl(script string) (*conn, *strings.Builder) {
 	}{bufio.NewReader(strings.NewReader(script)), sent, nopCloser{}})
 	sc := &ftp.ServerConn{}
 	*(**textproto.Conn)(unsafePointerToConn(sc)) = tp
-	c := &conn{sc: sc, epsvAhead: true, openData: func(string, bool) net.Conn {
+	c := &conn{sc: sc, vsftpd3: true, openData: func(string, bool) net.Conn {
 		mine, _ := net.Pipe()
 		return mine
 	}}
